@@ -1,0 +1,492 @@
+import LossDSL
+
+/// Renders a lowered ``Program`` as one C99 function.
+///
+/// One table maps each operation to C text (``CRenderer/expression(_:)``); one walk over the
+/// program emits statements in dependency order, each in the outermost loop it depends on.
+/// Values used once in the same loop are inlined into their user; the rest get SSA names.
+struct CRenderer {
+    let program: Program
+    let outputs: [OutputValue]
+    private var lines: [String] = []
+    private var indent = 1
+    private var prepared: Set<Int> = []
+    private var emittedGroups: Set<Int> = []
+    private var open: Set<Int> = [0]
+    private var uses: [Int]
+    private var userScope: [Int]
+    private var reachable: Set<Int> = []
+
+    init(program: Program, outputs: [OutputValue]) {
+        self.program = program
+        self.outputs = outputs
+        uses = Array(repeating: 0, count: program.ops.count)
+        userScope = Array(repeating: -1, count: program.ops.count)
+        countUses()
+    }
+
+    private var kernel: Kernel { program.kernel }
+    private var isFloat: Bool { kernel.precision == .float32 }
+
+    // MARK: - Uses and reachability
+
+    private mutating func noteUse(_ id: Int, scope: Int) {
+        uses[id] += 1
+        userScope[id] = scope
+    }
+
+    private func innermostLoop(ofGroup g: Int) -> Int { program.groups[g].loops.last ?? program.groups[g].enclosing }
+
+    private var roots: [Int] {
+        outputs.flatMap { value -> [Int] in
+            switch value {
+            case .value(let id): return [id]
+            case .map(let g): return program.groups[g].members
+            }
+        }
+    }
+
+    private mutating func countUses() {
+        var stack = roots
+        for value in outputs {
+            switch value {
+            case .value(let id): noteUse(id, scope: 1)
+            case .map(let g): for m in program.groups[g].members { noteUse(m, scope: innermostLoop(ofGroup: g)) }
+            }
+        }
+        for g in program.groups.indices { for loop in program.groups[g].loops { stack.append(program.loops[loop].extent) } }
+        for axis in program.rowAxes { stack.append(axis.extent) }
+        while let id = stack.popLast() {
+            if reachable.contains(id) { continue }
+            reachable.insert(id)
+            let op = program.ops[id]
+            let scope: Int
+            if case .reduce(_, let g) = op.kind { scope = innermostLoop(ofGroup: g) } else { scope = op.scope }
+            for operand in op.operands {
+                noteUse(operand, scope: scope)
+                stack.append(operand)
+            }
+        }
+        for g in program.groups.indices { for loop in program.groups[g].loops { uses[program.loops[loop].extent] += 1 } }
+    }
+
+    /// Whether `id` is written inside its single user instead of getting a name.
+    private func isInlined(_ id: Int) -> Bool {
+        let op = program.ops[id]
+        switch op.kind {
+        case .constant, .integer, .parameter, .size, .index: return true
+        case .reduce: return false
+        default: return uses[id] == 1 && userScope[id] == op.scope && program.labels[id] == nil
+        }
+    }
+
+    // MARK: - Names and types
+
+    func cType(_ t: ValueType) -> String {
+        switch t {
+        case .int: return "int64_t"
+        case .real: return isFloat ? "float" : "double"
+        case .double: return "double"
+        }
+    }
+
+    private func cType(_ e: ElementType) -> String {
+        switch e {
+        case .float32: return "float"
+        case .float64: return "double"
+        case .int64: return "int64_t"
+        case .int32: return "int32_t"
+        case .uint8: return "uint8_t"
+        }
+    }
+
+    private func name(_ id: Int) -> String {
+        switch program.ops[id].kind {
+        case .reduce(.sum, _): return "sum\(id)"
+        case .reduce(.argmax, _): return "argmax\(id)"
+        case .load(let tensor, _): return "\(tensor)\(id)"
+        default: return "v\(id)"
+        }
+    }
+
+    /// A real literal in the type of its context.
+    private func literal(_ v: Double, as type: ValueType) -> String {
+        if type == .int, v == v.rounded(), Swift.abs(v) < 1e15 { return String(Int(v)) }
+        let single = isFloat && type == .real
+        var text = single ? String(describing: Float(v)) : String(describing: v)
+        if text == "inf" { text = single ? "INFINITY" : "(double)INFINITY" }
+        if text == "-inf" { text = single ? "-INFINITY" : "-(double)INFINITY" }
+        if !text.contains("INFINITY") && !text.contains(".") && !text.contains("e") { text += ".0" }
+        if single && !text.contains("INFINITY") { text += "f" }
+        return v < 0 ? "(\(text))" : text
+    }
+
+    /// The type a constant operand is written in: the type of the other operands.
+    private func contextType(of user: Op) -> ValueType {
+        var t: ValueType = .int
+        for operand in user.operands {
+            switch program.ops[operand].kind {
+            case .constant: t = t == .double ? .double : .real
+            case .integer: break
+            default:
+                let ot = program.ops[operand].type
+                if ot == .double || (ot == .real && t != .double) { t = ot }
+            }
+        }
+        if case .select = user.kind { return user.type }
+        return t
+    }
+
+    private func function(_ base: String, _ type: ValueType) -> String {
+        type == .real && isFloat ? base + "f" : base
+    }
+
+    // MARK: - The operation table
+
+    /// C text of an operation, written as an operand.
+    private func operand(_ id: Int, of user: Op) -> String {
+        let op = program.ops[id]
+        switch op.kind {
+        case .constant(let v): return literal(v, as: contextType(of: user))
+        case .integer(let n): return n < 0 ? "(\(n))" : String(n)
+        default:
+            guard isInlined(id) else { return name(id) }
+            let text = expression(id)
+            switch op.kind {
+            case .parameter, .size, .index, .load(_, false): return text
+            case .unary(.negate), .binary, .select, .load(_, true): return "(\(text))"
+            default: return text
+            }
+        }
+    }
+
+    /// C text of an operation's value.
+    func expression(_ id: Int) -> String {
+        let op = program.ops[id]
+        let a = op.operands.map { operand($0, of: op) }
+        switch op.kind {
+        case .constant(let v): return literal(v, as: op.type)
+        case .integer(let n): return String(n)
+        case .parameter(let p): return isFloat ? "(float)\(p)" : p
+        case .size(let s): return s
+        case .index(let v): return v
+        case .load(let tensor, let guarded):
+            return guarded ? "\(a[0]) ? \(tensor)[\(a[1])] : 0" : "\(tensor)[\(a[0])]"
+        case .unary(let u):
+            let t = program.ops[op.operands[0]].type
+            switch u {
+            case .negate: return "-\(a[0])"
+            case .exp: return "\(function("exp", t))(\(a[0]))"
+            case .log: return "\(function("log", t))(\(a[0]))"
+            case .log1p: return "\(function("log1p", t))(\(a[0]))"
+            case .sqrt: return "\(function("sqrt", t))(\(a[0]))"
+            case .floor: return "\(function("floor", t))(\(a[0]))"
+            case .abs: return t == .int ? "llabs(\(a[0]))" : "\(function("fabs", t))(\(a[0]))"
+            case .toIndex: return "(int64_t)\(a[0])"
+            case .toReal: return "(\(cType(.real)))\(a[0])"
+            case .not: return "!\(a[0])"
+            }
+        case .binary(let b):
+            switch b {
+            case .add: return "\(a[0]) + \(a[1])"
+            case .subtract: return "\(a[0]) - \(a[1])"
+            case .multiply: return "\(a[0]) * \(a[1])"
+            case .divide: return "\(a[0]) / \(a[1])"
+            case .minimum: return "\(helper("min", op.type))(\(a[0]), \(a[1]))"
+            case .maximum: return "\(helper("max", op.type))(\(a[0]), \(a[1]))"
+            case .pow: return "\(function("pow", op.type))(\(a[0]), \(a[1]))"
+            case .less: return "\(a[0]) < \(a[1])"
+            case .lessEqual: return "\(a[0]) <= \(a[1])"
+            case .greater: return "\(a[0]) > \(a[1])"
+            case .greaterEqual: return "\(a[0]) >= \(a[1])"
+            case .equal: return "\(a[0]) == \(a[1])"
+            case .notEqual: return "\(a[0]) != \(a[1])"
+            case .and: return "\(a[0]) & \(a[1])"
+            case .or: return "\(a[0]) | \(a[1])"
+            }
+        case .select: return "\(a[0]) ? \(a[1]) : \(a[2])"
+        case .reduce: return name(id)
+        }
+    }
+
+    private func helper(_ base: String, _ type: ValueType) -> String {
+        switch type {
+        case .int: return "dg_\(base)_i64"
+        case .real: return isFloat ? "dg_\(base)_f32" : "dg_\(base)_f64"
+        case .double: return "dg_\(base)_f64"
+        }
+    }
+
+    // MARK: - Statements
+
+    private mutating func line(_ text: String) {
+        lines.append(String(repeating: "    ", count: indent) + text)
+    }
+
+    private mutating func comment(for id: Int) {
+        if let label = program.labels[id] { line("/* \(label) */") }
+    }
+
+    /// Emits `id` (after its operands) unless it is inlined or already there.
+    private mutating func prepare(_ id: Int) {
+        if prepared.contains(id) { return }
+        let op = program.ops[id]
+        if case .reduce(_, let g) = op.kind {
+            emitGroup(g)
+            return
+        }
+        for operand in op.operands { prepare(operand) }
+        prepared.insert(id)
+        if isInlined(id) { return }
+        comment(for: id)
+        line("const \(cType(op.type)) \(name(id)) = \(expression(id));")
+    }
+
+    /// Emits, before a loop opens, everything the loop needs from the loops already open.
+    private mutating func hoist(_ rootIds: [Int]) {
+        var visited: Set<Int> = []
+        var order: [Int] = []
+        func visit(_ id: Int) {
+            if visited.contains(id) || prepared.contains(id) { return }
+            visited.insert(id)
+            let op = program.ops[id]
+            if open.contains(op.scope) {
+                order.append(id)
+                return
+            }
+            for operand in op.operands { visit(operand) }
+        }
+        for id in rootIds { visit(id) }
+        for id in order.sorted() { prepare(id) }
+    }
+
+    private mutating func openLoop(_ loop: Int, pragma: String?) {
+        let l = program.loops[loop]
+        if let pragma { line(pragma) }
+        let extent = operand(l.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+        line("for (int64_t \(l.variable) = 0; \(l.variable) < \(extent); \(l.variable)++) {")
+        indent += 1
+        open.insert(loop)
+    }
+
+    private mutating func closeLoop(_ loop: Int) {
+        indent -= 1
+        line("}")
+        open.remove(loop)
+    }
+
+    /// Opens a group's loops (hoisting what each level needs), runs `body` innermost, closes them.
+    private mutating func emitLoops(_ loops: [Int], roots rootIds: [Int], innermostPragma: String?,
+                                    body: (inout CRenderer) -> Void) {
+        for (k, loop) in loops.enumerated() {
+            hoist(rootIds)
+            openLoop(loop, pragma: k == loops.count - 1 ? innermostPragma : nil)
+        }
+        hoist(rootIds)
+        for id in rootIds { prepare(id) }
+        body(&self)
+        for loop in loops.reversed() { closeLoop(loop) }
+    }
+
+    private func groupTitle(_ g: Int) -> String {
+        let group = program.groups[g]
+        let axes = group.loops.map { program.loops[$0].variable }.joined(separator: ", ")
+        let names = group.members.compactMap { program.labels[program.ops[$0].operands.first ?? $0] }
+        let what = names.isEmpty ? "" : ": " + names.joined(separator: "; ")
+        switch group.reduction {
+        case .sum?: return "/* Σ over \(axes)\(what) */"
+        case .argmax?: return "/* argmax over \(axes)\(what) */"
+        case nil: return "/* for each \(axes)\(what) */"
+        }
+    }
+
+    private mutating func emitGroup(_ g: Int) {
+        if emittedGroups.contains(g) { return }
+        emittedGroups.insert(g)
+        let group = program.groups[g]
+        let bodies = group.members.map { program.ops[$0].operands[0] }
+        hoist(bodies)
+        line(groupTitle(g))
+        switch group.reduction {
+        case .sum?:
+            let names = group.members.map { name($0) }
+            for n in names { line("double \(n) = 0.0;") }
+            let pragma = kernel.schedule.vectorize ? "#pragma omp simd reduction(+:\(names.joined(separator: ",")))" : nil
+            emitLoops(group.loops, roots: bodies, innermostPragma: pragma) { r in
+                for (member, body) in zip(group.members, bodies) {
+                    r.line("\(r.name(member)) += \(r.operand(body, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                }
+            }
+        case .argmax?:
+            let member = group.members[0]
+            let body = bodies[0]
+            let t = program.ops[body].type
+            let best = "best\(member)", candidate = "candidate\(member)"
+            line("int64_t \(name(member)) = 0;")
+            line("\(cType(t)) \(best) = \(t == .int ? "INT64_MIN" : (t == .real && isFloat ? "-INFINITY" : "-(double)INFINITY"));")
+            let variable = program.loops[group.loops[0]].variable
+            emitLoops(group.loops, roots: bodies, innermostPragma: nil) { r in
+                r.line("const \(r.cType(t)) \(candidate) = \(r.operand(body, of: Op(kind: .select, operands: [], type: t, scope: 0)));")
+                r.line("if (\(candidate) > \(best)) { \(best) = \(candidate); \(r.name(member)) = \(variable); }")
+            }
+        case nil:
+            preconditionFailure("map groups are emitted as outputs")
+        }
+        for m in group.members { prepared.insert(m) }
+    }
+
+    // MARK: - The function
+
+    /// The C type, name and dimension text of each argument, in order.
+    func arguments() -> [(declaration: String, doc: String)] {
+        var sizeNames: [String] = []
+        func addSizes(_ e: Extent) {
+            switch e {
+            case .size(let s): if !sizeNames.contains(s) { sizeNames.append(s) }
+            case .fixed: break
+            case .product(let a, let b): addSizes(a); addSizes(b)
+            }
+        }
+        var usedSizes: Set<String> = []
+        for id in reachable { if case .size(let s) = program.ops[id].kind { usedSizes.insert(s) } }
+        for axis in kernel.rows { addSizes(axis.extent) }
+        for tensor in kernel.inputs { tensor.shape.forEach(addSizes) }
+        for output in kernel.outputs { if case .map(_, _, let axes, _, _) = output { axes.forEach { addSizes($0.extent) } } }
+        for id in reachable.sorted() { if case .size(let s) = program.ops[id].kind, !sizeNames.contains(s) { sizeNames.append(s) } }
+        func strideArguments(_ t: Tensor) -> [String] {
+            t.strides.compactMap { if case .size(let s) = $0, s.hasPrefix("\(t.name)_s") { return s } else { return nil } }
+        }
+        let strideNames = Set(kernel.inputs.flatMap(strideArguments))
+        var args: [(String, String)] = []
+        for s in sizeNames where usedSizes.contains(s) && !strideNames.contains(s) {
+            args.append(("const int64_t \(s)", "size"))
+        }
+        for tensor in kernel.inputs {
+            let dims = tensor.shape.map(describe).joined(separator: " × ")
+            args.append(("const \(cType(tensor.type)) *restrict \(tensor.name)", "[\(dims)] \(tensor.type.rawValue)" + (tensor.doc.isEmpty ? "" : ": \(tensor.doc)")))
+            for s in strideArguments(tensor) where usedSizes.contains(s) {
+                args.append(("const int64_t \(s)", "stride of \(tensor.name), in elements"))
+            }
+        }
+        for p in kernel.parameters { args.append(("const double \(p)", "parameter")) }
+        let rowDims = kernel.rows.map { describe($0.extent) }
+        for output in kernel.outputs {
+            switch output {
+            case .total(let n, _, let doc): args.append(("double *restrict \(n)", "[1] total" + (doc.isEmpty ? "" : ": \(doc)")))
+            case .perRow(let n, let t, _, let doc):
+                args.append(("\(cType(t)) *restrict \(n)", "[\(rowDims.joined(separator: " × "))] \(t.rawValue)" + (doc.isEmpty ? "" : ": \(doc)")))
+            case .map(let n, let t, let axes, _, let doc):
+                let dims = (rowDims + axes.map { describe($0.extent) }).joined(separator: " × ")
+                args.append(("\(cType(t)) *restrict \(n)", "[\(dims)] \(t.rawValue)" + (doc.isEmpty ? "" : ": \(doc)")))
+            }
+        }
+        return args
+    }
+
+    private func describe(_ e: Extent) -> String {
+        switch e {
+        case .size(let s): return s
+        case .fixed(let n): return String(n)
+        case .product(let a, let b): return "\(describe(a))·\(describe(b))"
+        }
+    }
+
+    /// The C prototype (without the semicolon or body).
+    func prototype() -> String {
+        let args = arguments().map { "    " + $0.declaration }.joined(separator: ",\n")
+        return "void dino_\(kernel.name)(\n\(args))"
+    }
+
+    /// The whole function definition.
+    mutating func render() -> String {
+        lines = []
+        indent = 1
+        let totals = kernel.outputs.compactMap { o -> String? in if case .total(let n, _, _) = o { return n } else { return nil } }
+        let rowText = program.rowAxes.map { operand($0.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0)) }
+        line("const int64_t rows = \(rowText.joined(separator: " * "));")
+        hoist(roots)
+        let block = kernel.schedule.blockRows
+        let parallel = kernel.schedule.parallel ? "#pragma omp parallel for schedule(static)" : nil
+        if !totals.isEmpty {
+            line(block == 1 ? "const int64_t blocks = rows;" : "const int64_t blocks = (rows + \(block - 1)) / \(block);")
+            for t in totals { line("double partial_\(t)[blocks > 0 ? blocks : 1];") }
+            if let parallel { line(parallel) }
+            line("for (int64_t block = 0; block < blocks; block++) {")
+            indent += 1
+            for t in totals { line("double block_\(t) = 0.0;") }
+            if block == 1 {
+                line("const int64_t row = block;")
+                line("{")
+            } else {
+                line("const int64_t row_end = block * \(block) + \(block) < rows ? block * \(block) + \(block) : rows;")
+                line("for (int64_t row = block * \(block); row < row_end; row++) {")
+            }
+        } else {
+            if let parallel { line(parallel) }
+            line("for (int64_t row = 0; row < rows; row++) {")
+        }
+        indent += 1
+        open.insert(1)
+        emitRowAxes()
+        for (output, value) in zip(kernel.outputs, outputs) {
+            switch (output, value) {
+            case (.total(let n, _, let doc), .value(let id)):
+                prepare(id)
+                if !doc.isEmpty { line("/* \(doc) */") }
+                line("block_\(n) += \(operand(id, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+            case (.perRow(let n, let t, _, let doc), .value(let id)):
+                prepare(id)
+                if !doc.isEmpty { line("/* \(doc) */") }
+                line("\(n)[row] = (\(cType(t)))\(operand(id, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+            case (.map(let n, let t, _, _, let doc), .map(let g)):
+                let group = program.groups[g]
+                let member = group.members[0]
+                line(groupTitle(g) + (doc.isEmpty ? "" : " /* \(doc) */"))
+                var index = "row"
+                for loop in group.loops {
+                    let l = program.loops[loop]
+                    index = "(\(index)) * \(operand(l.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))) + \(l.variable)"
+                }
+                index = index.replacingOccurrences(of: "(row)", with: "row")
+                emitLoops(group.loops, roots: [member], innermostPragma: kernel.schedule.vectorize ? "#pragma omp simd" : nil) { r in
+                    r.line("\(n)[\(index)] = (\(r.cType(t)))\(r.operand(member, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                }
+            default:
+                preconditionFailure("output and value kinds disagree")
+            }
+        }
+        open.remove(1)
+        indent -= 1
+        line("}")
+        if !totals.isEmpty {
+            for t in totals { line("partial_\(t)[block] = block_\(t);") }
+            indent -= 1
+            line("}")
+            line("/* block sums added in block order: the result does not depend on the thread count */")
+            for t in totals {
+                line("double sum_\(t) = 0.0;")
+                line("for (int64_t block = 0; block < blocks; block++) sum_\(t) += partial_\(t)[block];")
+                line("*\(t) = sum_\(t);")
+            }
+        }
+        return prototype() + "\n{\n" + lines.joined(separator: "\n") + "\n}\n"
+    }
+
+    private mutating func emitRowAxes() {
+        let used = Set(reachable.compactMap { id -> String? in
+            if case .index(let v) = program.ops[id].kind, program.ops[id].scope == 1 { return v } else { return nil }
+        })
+        let axes = program.rowAxes
+        var rest = "row"
+        for k in stride(from: axes.count - 1, through: 0, by: -1) {
+            let (axisName, extent) = axes[k]
+            let e = operand(extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+            if k == 0 {
+                if used.contains(axisName) { line("const int64_t \(axisName) = \(rest);") }
+            } else {
+                if used.contains(axisName) { line("const int64_t \(axisName) = \(rest) % \(e);") }
+                rest = rest == "row" ? "row / \(e)" : "(\(rest)) / \(e)"
+            }
+        }
+    }
+}

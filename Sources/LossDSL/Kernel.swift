@@ -1,0 +1,169 @@
+/// An integer extent known at run time (an argument of the generated function) or a constant.
+public enum Extent: Hashable, Sendable {
+    /// A named size argument, such as `Q` or `C`.
+    case size(String)
+    /// A fixed count, such as 4 box coordinates.
+    case fixed(Int)
+    /// The product of two extents (for dense strides).
+    indirect case product(Extent, Extent)
+
+    /// The extent as an integer expression.
+    public var expr: Expr {
+        switch self {
+        case .size(let name): return Expr(.size(name))
+        case .fixed(let n): return Expr(.integer(n))
+        case .product(let a, let b): return Expr(.binary(.multiply, a.expr, b.expr))
+        }
+    }
+}
+
+/// A loop axis: a name and how far it runs. Its index is an integer expression.
+///
+/// ```swift
+/// let q = Axis("q", .size("Q"))
+/// ```
+public struct Axis: Hashable, Sendable {
+    /// The loop variable's name in the generated C.
+    public let name: String
+    /// How many iterations.
+    public let extent: Extent
+    /// An axis named `name` running over `extent`.
+    public init(_ name: String, _ extent: Extent) { self.name = name; self.extent = extent }
+    /// The current index, as an integer expression.
+    public var i: Expr { Expr(.index(name)) }
+}
+
+/// Element types of kernel inputs and outputs.
+public enum ElementType: String, Hashable, Sendable {
+    case float32, float64, int64, int32, uint8
+    /// True for float32 and float64.
+    public var isReal: Bool { self == .float32 || self == .float64 }
+}
+
+/// An input tensor of a kernel: a pointer argument with a shape and strides (dense row-major by default).
+///
+/// Indexing it with expressions gives a load: `logits[q, labels[t]]` is a gather.
+public struct Tensor: Hashable, Sendable {
+    /// The argument name.
+    public let name: String
+    /// Element type.
+    public let type: ElementType
+    /// Extent of each dimension.
+    public let shape: [Extent]
+    /// Stride of each dimension, in elements.
+    public let strides: [Extent]
+    /// A one-line description for the generated header.
+    public let doc: String
+
+    /// A tensor; `strided: true` makes every stride but the last a run-time argument (`NAME_s0`, …),
+    /// so that windows into larger tensors need no copy.
+    public init(_ name: String, _ type: ElementType, _ shape: [Extent], strided: Bool = false, doc: String = "") {
+        self.name = name
+        self.type = type
+        self.shape = shape
+        self.doc = doc
+        var strides: [Extent] = []
+        var running = Extent.fixed(1)
+        for (k, extent) in shape.enumerated().reversed() {
+            if strided && k < shape.count - 1 {
+                strides.append(.size("\(name)_s\(k)"))
+            } else {
+                strides.append(running)
+            }
+            if case .fixed(1) = running { running = extent } else { running = .product(extent, running) }
+        }
+        self.strides = strides.reversed()
+    }
+
+    /// The element at the given indices.
+    public subscript(_ indices: Expr...) -> Expr { load(indices, guardedBy: nil) }
+
+    /// The element at the given indices where `condition` holds, else 0 (no memory is read then).
+    public func load(_ indices: [Expr], guardedBy condition: Expr?) -> Expr {
+        precondition(indices.count == shape.count, "tensor \(name) has \(shape.count) dimensions")
+        return Expr(.load(tensor: name, indices: indices, guarded: condition))
+    }
+}
+
+/// What a kernel produces, per row of its parallel axes.
+public enum Output: Hashable, Sendable {
+    /// Σ over all rows of a row-level expression, one double.
+    case total(name: String, Expr, doc: String)
+    /// One value per row (dense over the row axes).
+    case perRow(name: String, ElementType, Expr, doc: String)
+    /// One value per row and per element of `axes` (dense, row-major).
+    case map(name: String, ElementType, over: [Axis], Expr, doc: String)
+
+    /// The output argument's name.
+    public var name: String {
+        switch self {
+        case .total(let n, _, _), .perRow(let n, _, _, _), .map(let n, _, _, _, _): return n
+        }
+    }
+}
+
+/// How a kernel is run — kept apart from its math.
+///
+/// Rows (the kernel's row axes, flattened) are split into fixed blocks of `blockRows`; blocks are
+/// spread over OpenMP threads; each block sums its totals in double and the block sums are added in
+/// block order, so results do not depend on the thread count. Inner reductions and maps are
+/// vectorized with `#pragma omp simd`.
+public struct Schedule: Hashable, Sendable {
+    /// Rows per block of the fixed-order reduction.
+    public var blockRows: Int
+    /// Whether rows run in parallel.
+    public var parallel: Bool
+    /// Whether inner sums and maps carry `#pragma omp simd`.
+    public var vectorize: Bool
+    /// A schedule.
+    public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true) {
+        self.blockRows = blockRows
+        self.parallel = parallel
+        self.vectorize = vectorize
+    }
+}
+
+/// Real precision of a kernel's arithmetic (sums are always accumulated in double).
+public enum Precision: String, Hashable, Sendable {
+    case float32, float64
+}
+
+/// A kernel: a name, an iteration space of row axes, inputs, parameters and outputs.
+///
+/// ```swift
+/// let kernel = Kernel(
+///     name: "focal_floor", doc: "Σ of the focal term with no positives.",
+///     rows: [b, q], inputs: [logits], parameters: ["alpha"],
+///     outputs: [.total(name: "sum", sum(over: c, of: focalLoss(logits[b.i, q.i, c.i], target: 0)), doc: "")])
+/// ```
+public struct Kernel: Hashable, Sendable {
+    /// The C function is named `dino_` + name.
+    public let name: String
+    /// The doc comment of the generated function.
+    public let doc: String
+    /// The parallel row axes, outermost first.
+    public let rows: [Axis]
+    /// Input tensors, in argument order.
+    public let inputs: [Tensor]
+    /// Real scalar parameters, in argument order.
+    public let parameters: [String]
+    /// Outputs, in argument order.
+    public let outputs: [Output]
+    /// Arithmetic precision.
+    public let precision: Precision
+    /// How it runs.
+    public let schedule: Schedule
+
+    /// A kernel.
+    public init(name: String, doc: String, rows: [Axis], inputs: [Tensor], parameters: [String] = [],
+                outputs: [Output], precision: Precision = .float32, schedule: Schedule = Schedule()) {
+        self.name = name
+        self.doc = doc
+        self.rows = rows
+        self.inputs = inputs
+        self.parameters = parameters
+        self.outputs = outputs
+        self.precision = precision
+        self.schedule = schedule
+    }
+}

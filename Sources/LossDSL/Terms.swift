@@ -1,0 +1,52 @@
+/// The standard terms of DETR-family criteria, written in the DSL.
+
+/// Binary cross-entropy with logits, in the stable form max(x, 0) − x·y + log(1 + e^−|x|).
+public func binaryCrossEntropy(logit x: Expr, target y: Expr) -> Expr { softplus(x) - x * y }
+
+/// Sigmoid focal loss (Lin et al.) of one logit against a target in [0, 1]:
+/// α_t · (1 − p_t)^γ · BCE(x, y), with p = σ(x), p_t = p·y + (1−p)(1−y), α_t = α·y + (1−α)(1−y).
+public func sigmoidFocalLoss(logit x: Expr, target y: Expr, alpha: Expr, gamma: Expr) -> Expr {
+    let p = sigmoid(x)
+    let pt = p * y + (1 - p) * (1 - y)
+    let alphaT = alpha * y + (1 - alpha) * (1 - y)
+    return (alphaT * (1 - pt).pow(gamma) * binaryCrossEntropy(logit: x, target: y)).named("sigmoid focal loss")
+}
+
+/// The focal classification cost of DINO's Hungarian matcher for one logit of the target's class:
+/// α·(1−p)^γ·(−log(p + 1e-8)) − (1−α)·p^γ·(−log(1 − p + 1e-8)).
+public func focalMatchingCost(logit x: Expr, alpha: Expr, gamma: Expr) -> Expr {
+    let p = sigmoid(x)
+    let positive = alpha * (1 - p).pow(gamma) * -log(p + 1e-8)
+    let negative = (1 - alpha) * p.pow(gamma) * -log(1 - p + 1e-8)
+    return (positive - negative).named("focal matching cost")
+}
+
+/// Σ_k |a_k − b_k| over the four coordinates.
+public func l1(_ a: BoxCXCYWH, _ b: BoxCXCYWH) -> Expr {
+    zip(a.coordinates, b.coordinates).map { abs($0 - $1) }.reduce(0, +).named("L1")
+}
+
+/// |a.cx − b.cx| + |a.cy − b.cy|.
+public func l1Center(_ a: BoxCXCYWH, _ b: BoxCXCYWH) -> Expr { abs(a.cx - b.cx) + abs(a.cy - b.cy) }
+
+/// |a.w − b.w| + |a.h − b.h|.
+public func l1Size(_ a: BoxCXCYWH, _ b: BoxCXCYWH) -> Expr { abs(a.w - b.w) + abs(a.h - b.h) }
+
+/// The GIoU loss 1 − giou of two cxcywh boxes.
+public func giouLoss(_ a: BoxCXCYWH, _ b: BoxCXCYWH) -> Expr { (1 - giou(a.xyxy, b.xyxy)).named("GIoU loss") }
+
+/// The dice loss from its three sums: 1 − (2·Σ σ(s)·t + 1) / (Σ σ(s) + Σ t + 1).
+public func diceLoss(overlap: Expr, predicted: Expr, target: Expr) -> Expr {
+    (1 - (2 * overlap + 1) / (predicted + target + 1)).named("dice loss")
+}
+
+/// Bilinear sampling coordinates of PyTorch's `interpolate(mode: "bilinear", align_corners: false)`
+/// along one dimension: output index `dst` of `outSize`, input of `inSize`.
+///
+/// src = (dst + 0.5)·in/out − 0.5, clamped at 0; i0 = ⌊src⌋, i1 = min(i0 + 1, in − 1), weight = src − i0.
+public func bilinearSource(dst: Expr, inSize: Expr, outSize: Expr) -> (i0: Expr, i1: Expr, weight: Expr) {
+    let src = max((dst.real + 0.5) * (inSize.real / outSize.real) - 0.5, 0)
+    let i0 = src.index
+    let i1 = min(i0 + Expr(.integer(1)), inSize - Expr(.integer(1)))
+    return (i0, i1, src - i0.real)
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `dino-gen` command: DINO's training criterion on the CPU.
+///
+/// ```
+/// dino-gen eval batch.safetensors          # the loss dict of one training step
+/// dino-gen emit --output kernels/          # the generated C and its header
+/// dino-gen bench                           # stage timings on the built-in W0 batch
+/// dino-gen assign cost.npy                 # solve one assignment problem
+/// ```
+@main
+struct DinoGen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dino-gen",
+        abstract: "DINO's training criterion (matching, focal, box, denoising, auxiliary and mask losses) on the CPU.",
+        subcommands: [Eval.self, Emit.self, Bench.self, Assign.self],
+        defaultSubcommand: Eval.self
+    )
+
+    /// Runs the command; usage errors exit with status 2, bad input with 1.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                // --help, --version
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            let message = fullMessage(for: error)
+            if !message.isEmpty { FileHandle.standardError.write(message + "\n") }
+            if code == .validationFailure { Glibc.exit(2) }
+            Glibc.exit(code.rawValue == 0 ? 0 : 1)
+        }
+    }
+}
