@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,8 +17,7 @@ struct DinoGen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dino-gen",
         abstract: "DINO's training criterion (matching, focal, box, denoising, auxiliary and mask losses) on the CPU.",
-        subcommands: [Eval.self, Emit.self, Bench.self, Assign.self],
-        defaultSubcommand: Eval.self
+        subcommands: [Emit.self]
     )
 
     /// Runs the command; usage errors exit with status 2, bad input with 1.
