@@ -1,0 +1,118 @@
+import CodegenC
+import DINOKernels
+import Foundation
+import LossDSL
+import XCTest
+
+/// Checks of the generator itself: what the lowering does to expressions, and that the C is
+/// stable, warning-free and what the build compiles.
+final class CodegenTests: XCTestCase {
+    let row = Axis("i", .size("N"))
+    var input: Tensor { Tensor("x", .float32, [.size("N")]) }
+
+    /// The C of one kernel with a single per-row output `out = value`.
+    func generate(_ value: (Expr) -> Expr) -> String {
+        let kernel = Kernel(name: "probe", doc: "probe", rows: [row], inputs: [input],
+                            outputs: [.perRow(name: "out", .float32, value(input[row.i]), doc: "")])
+        return GeneratedSources(kernels: [kernel]).source
+    }
+
+    func body(_ source: String) -> String {
+        String(source[source.range(of: "void dino_probe(")!.lowerBound...])
+    }
+
+    func count(_ needle: String, in text: String) -> Int { text.components(separatedBy: needle).count - 1 }
+
+    func testCommonSubexpressionsAreComputedOnce() {
+        let c = body(generate { x in exp(x * 3) + exp(x * 3) * 2 })
+        XCTAssertEqual(count("expf(", in: c), 1, c)
+        XCTAssertEqual(count("* 3.0f", in: c), 1, c)
+    }
+
+    func testIntegerPowersBecomeProducts() {
+        let c = body(generate { x in (x + 1).pow(2) + (x - 1).pow(5) })
+        XCTAssertEqual(count("pow", in: c), 0, c)
+        // (x + 1)² is one product of a named value with itself
+        XCTAssertTrue(c.range(of: #"(v\d+) \* \1"#, options: .regularExpression) != nil, c)
+    }
+
+    func testConstantExpressionsFold() {
+        let c = body(generate { x in x * ((Expr(2) + 3) * 4 - log(Expr(1))) + 0 })
+        XCTAssertTrue(c.contains("20.0f"), c)
+        XCTAssertFalse(c.contains("logf"), c)
+        XCTAssertFalse(c.contains("+ 0.0f"), c)
+        let identity = body(generate { x in x * 1 + 0 })
+        XCTAssertTrue(identity.contains("out[row] = (float)x[i];") || identity.contains("out[row] = (float)x[row];"), identity)
+    }
+
+    func testLoopInvariantsAreHoisted() {
+        let c = Axis("c", .size("C"))
+        let table = Tensor("t", .float32, [.size("N"), .size("C")])
+        let kernel = Kernel(name: "probe", doc: "probe", rows: [row], inputs: [table], parameters: ["a"],
+                            outputs: [.total(name: "s", sum(over: c, of: table[row.i, c.i] * exp(parameter("a") * 2)), doc: "")])
+        let source = GeneratedSources(kernels: [kernel]).source
+        let function = body(source.replacingOccurrences(of: "dino_probe", with: "dino_probe"))
+        // exp(a·2) depends on no loop: computed once, before the parallel loop
+        let expLine = function.range(of: "expf(")!.lowerBound
+        let loopLine = function.range(of: "#pragma omp parallel for")!.lowerBound
+        XCTAssertLessThan(expLine, loopLine, function)
+    }
+
+    func testOutputIsDeterministic() {
+        let first = GeneratedSources(kernels: DINOKernels.all)
+        let second = GeneratedSources(kernels: DINOKernels.all)
+        XCTAssertEqual(first, second)
+        XCTAssertTrue(first.source.contains("#pragma omp simd reduction(+:"))
+        XCTAssertTrue(first.source.contains("#pragma omp parallel for"))
+    }
+
+    func testGeneratedCCompilesWithoutWarnings() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dino-gen-cc-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try GeneratedSources(kernels: DINOKernels.all).write(to: folder)
+        let clang = ["/usr/bin/env", "clang"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: clang[0])
+        // the flags of the GeneratedKernels target (Package.swift), warnings as errors
+        process.arguments = [clang[1], "-std=c99", "-O3", "-fopenmp", "-fno-math-errno", "-fveclib=libmvec", "-mavx2", "-mfma",
+                             "-Wall", "-Wextra", "-Werror", "-c",
+                             "-I", folder.appendingPathComponent("include").path,
+                             folder.appendingPathComponent(GeneratedSources.sourceName).path,
+                             "-o", folder.appendingPathComponent("k.o").path]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, text)
+    }
+
+    /// `dino-gen emit` writes byte for byte what the build plugin generated for this build.
+    func testEmitEqualsThePluginOutput() throws {
+        let products = Bundle.main.bundleURL   // …/<scratch>/<triple>/debug
+        let scratch = products.deletingLastPathComponent().deletingLastPathComponent()
+        let outputs = scratch.appendingPathComponent("plugins/outputs")
+        let enumerator = FileManager.default.enumerator(at: outputs, includingPropertiesForKeys: nil)
+        var pluginFolder: URL?
+        while let url = enumerator?.nextObject() as? URL {
+            if url.lastPathComponent == GeneratedSources.sourceName, url.path.contains("GeneratedKernels") {
+                pluginFolder = url.deletingLastPathComponent()
+            }
+        }
+        let plugin = try XCTUnwrap(pluginFolder, "no plugin output below \(outputs.path)")
+        let emitted = FileManager.default.temporaryDirectory.appendingPathComponent("dino-gen-emit-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: emitted) }
+        let process = Process()
+        process.executableURL = products.appendingPathComponent("dino-gen")
+        process.arguments = ["emit", "--output", emitted.path]
+        process.standardOutput = Pipe()
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        for file in [GeneratedSources.sourceName, "include/" + GeneratedSources.headerName, "include/" + GeneratedSources.moduleMapName] {
+            let a = try Data(contentsOf: plugin.appendingPathComponent(file))
+            let b = try Data(contentsOf: emitted.appendingPathComponent(file))
+            XCTAssertEqual(a, b, "\(file) differs between the plugin and dino-gen emit")
+        }
+    }
+}
