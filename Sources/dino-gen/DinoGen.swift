@@ -17,7 +17,8 @@ struct DinoGen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dino-gen",
         abstract: "DINO's training criterion (matching, focal, box, denoising, auxiliary and mask losses) on the CPU.",
-        subcommands: [Emit.self]
+        subcommands: [Eval.self, Emit.self],
+        defaultSubcommand: Eval.self
     )
 
     /// Runs the command; usage errors exit with status 2, bad input with 1.

@@ -1,0 +1,129 @@
+import DINOKernelsC
+
+/// DINO's SetCriterion in training mode (DESIGN §2): matching, then the losses of the denoising,
+/// final, auxiliary, two-stage and encoder heads, named and weighted as upstream names and weighs them.
+///
+/// ```swift
+/// let input = try CriterionInput.load(path: "batch.safetensors")
+/// let result = try Criterion(options: CriterionOptions()).evaluate(input)
+/// print(result.total, result["loss_giou"]!)
+/// ```
+public struct Criterion: Sendable {
+    /// The configuration.
+    public var options: CriterionOptions
+
+    /// A criterion with the given options.
+    public init(options: CriterionOptions = CriterionOptions()) { self.options = options }
+
+    /// The number of threads the kernels and the solver use.
+    public var threads: Int { max(1, options.threads ?? Int(dino_max_threads())) }
+
+    /// Computes the loss dict, the weighted total and the matchings of a validated batch.
+    public func evaluate(_ input: CriterionInput) throws -> CriterionResult {
+        if let n = options.threads { dino_set_threads(Int32(n)) }
+        var timer = StageTimer()
+        let targets = TargetTable(input.targets)
+        let losses = LossFunctions(options: options, targets: targets, classes: input.classes)
+        let numBoxes = max(1, options.numBoxes ?? Double(targets.total))
+
+        // Matching: every matched head at once (cost kernels, then the assignments in parallel).
+        let matched: [Head] = [input.final] + input.aux + (input.interm.map { [$0] } ?? []) + input.enc
+        let matchings = try Matcher(options: options, targets: targets).match(matched, threads: threads, timer: &timer)
+
+        func pairs(_ m: [(queries: [Int], targets: [Int])]) -> Pairs {
+            var p = Pairs()
+            for (b, image) in m.enumerated() {
+                for (q, t) in zip(image.queries, image.targets) { p.append(image: b, query: q, target: targets.first[b] + t) }
+            }
+            return p
+        }
+
+        func headLosses(_ head: Head, _ p: Pairs, normalizer m: Double, classError: Bool) -> HeadLosses {
+            var l = HeadLosses()
+            let (ce, argmax) = losses.labels(head, p, normalizer: m)
+            timer.lap("label losses")
+            l.ce = ce
+            l.cardinality = losses.cardinality(argmax, queries: head.logits.queries)
+            if classError { l.classError = losses.classError(p, argmax: argmax, queries: head.logits.queries) }
+            (l.bbox, l.xy, l.hw, l.giou) = losses.boxes(head, p, normalizer: m)
+            timer.lap("box losses")
+            return l
+        }
+
+        var dict: [(key: String, value: Double)] = []
+        func add(_ l: HeadLosses, suffix: String, order: Order) {
+            let boxKeys = [("loss_bbox", l.bbox), ("loss_giou", l.giou)]
+            let main = order == .ceFirst ? [("loss_ce", l.ce)] + boxKeys : boxKeys + [("loss_ce", l.ce)]
+            for (k, v) in main { dict.append((k + suffix, v)) }
+            if let e = l.classError { dict.insert(("class_error", e), at: dict.count - 2) }
+            for (k, v) in [("loss_xy", l.xy), ("loss_hw", l.hw), ("cardinality_error", l.cardinality)] { dict.append((k + suffix, v)) }
+            if let mask = l.mask, let dice = l.dice { dict += [("loss_mask" + suffix, mask), ("loss_dice" + suffix, dice)] }
+        }
+
+        // Denoising: fixed pairs, query g·S + t ↔ target t of every group g.
+        let dn = input.denoising
+        func dnLosses(_ head: Head?) -> HeadLosses {
+            guard let head, let dn else { return .zero }
+            var p = Pairs()
+            let single = dn.padSize / dn.groups
+            for b in 0..<targets.counts.count {
+                for g in 0..<dn.groups { for t in 0..<targets.counts[b] { p.append(image: b, query: g * single + t, target: targets.first[b] + t) } }
+            }
+            return headLosses(head, p, normalizer: numBoxes * Double(dn.groups), classError: false)
+        }
+        add(dnLosses(dn?.final), suffix: "_dn", order: dn == nil ? .boxesFirst : .ceFirst)
+
+        // The final layer, with class_error and the masks.
+        let finalPairs = pairs(matchings[0])
+        var final = headLosses(input.final, finalPairs, normalizer: numBoxes, classError: true)
+        if let masks = input.masks {
+            (final.mask, final.dice) = losses.masks(masks, finalPairs, normalizer: numBoxes)
+            timer.lap("mask losses")
+        }
+        add(final, suffix: "", order: .ceFirst)
+
+        // Auxiliary layers, each followed by its dn layer.
+        for (i, head) in input.aux.enumerated() {
+            add(headLosses(head, pairs(matchings[1 + i]), normalizer: numBoxes, classError: false), suffix: "_\(i)", order: .ceFirst)
+            add(dnLosses(dn?.aux[i]), suffix: "_dn_\(i)", order: dn == nil ? .boxesFirst : .ceFirst)
+        }
+        var next = 1 + input.aux.count
+        if let interm = input.interm {
+            add(headLosses(interm, pairs(matchings[next]), normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst)
+            next += 1
+        }
+        for (j, head) in input.enc.enumerated() {
+            add(headLosses(head, pairs(matchings[next + j]), normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst)
+        }
+
+        let total = dict.reduce(0.0) { $0 + $1.value * (weight(of: $1.key, auxLayers: input.aux.count) ?? 0) }
+        var labels = ["final"] + input.aux.indices.map { "aux_\($0)" }
+        if input.interm != nil { labels.append("interm") }
+        labels += input.enc.indices.map { "enc_\($0)" }
+        let headMatchings = zip(labels, matchings).map { HeadMatching(head: $0, images: $1) }
+        return CriterionResult(losses: dict, total: total, matchings: headMatchings, stageSeconds: timer.stages)
+    }
+
+    private enum Order { case ceFirst, boxesFirst }
+
+    /// The weight of a loss key (DESIGN §2 "Weighted total"), or nil for keys without one.
+    public func weight(of key: String, auxLayers: Int) -> Double? {
+        let o = options
+        let base: [String: Double] = ["loss_ce": o.clsLossCoef, "loss_bbox": o.bboxLossCoef, "loss_giou": o.giouLossCoef,
+                                      "loss_mask": o.maskLossCoef, "loss_dice": o.diceLossCoef]
+        if let w = base[key] { return w }
+        for name in ["loss_ce", "loss_bbox", "loss_giou"] {
+            if key == name + "_dn" { return base[name] }
+            if key == name + "_interm" {
+                let w = base[name]! * o.intermLossCoef
+                return name != "loss_ce" && o.noIntermBoxLoss ? 0 : w
+            }
+        }
+        for name in ["loss_ce", "loss_bbox", "loss_giou", "loss_mask", "loss_dice", "loss_ce_dn", "loss_bbox_dn", "loss_giou_dn"] {
+            if key.hasPrefix(name + "_"), let i = Int(key.dropFirst(name.count + 1)), i >= 0, i < auxLayers {
+                return weight(of: name, auxLayers: auxLayers)
+            }
+        }
+        return nil
+    }
+}

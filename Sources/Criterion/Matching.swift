@@ -1,0 +1,101 @@
+import Foundation
+import Assignment
+import DINOKernelsC
+
+/// HungarianMatcher (and SimpleMinsumMatcher) for many heads at once: all cost matrices by the
+/// generated `match_cost` kernel, then all assignment problems solved in parallel.
+struct Matcher {
+    let options: CriterionOptions
+    let targets: TargetTable
+
+    /// The cost matrix C[q, t] of one head and image (Q × T_b, row-major).
+    func costMatrix(_ head: Head, image b: Int) -> CostMatrix {
+        let queries = head.logits.queries, count = targets.counts[b]
+        var values = [Double](repeating: 0, count: queries * count)
+        guard count > 0, queries > 0 else { return CostMatrix(rows: queries, cols: count, values: values) }
+        let first = targets.first[b]
+        let o = options
+        targets.labels.withUnsafeBufferPointer { labels in
+            targets.boxes.withUnsafeBufferPointer { boxes in
+                values.withUnsafeMutableBufferPointer { cost in
+                    let logits = head.logits.base + b * head.logits.imageStride
+                    let predicted = head.boxes.base + b * head.boxes.imageStride
+                    let label = labels.baseAddress! + first
+                    let target = boxes.baseAddress! + 4 * first
+                    if o.focalGamma == 2 {
+                        dino_match_cost(Int64(queries), Int64(count), logits, Int64(head.logits.rowStride),
+                                        predicted, Int64(head.boxes.rowStride), label, target,
+                                        o.focalAlpha, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
+                    } else {
+                        dino_match_cost_gamma(Int64(queries), Int64(count), logits, Int64(head.logits.rowStride),
+                                              predicted, Int64(head.boxes.rowStride), label, target,
+                                              o.focalAlpha, o.focalGamma, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
+                    }
+                }
+            }
+        }
+        return CostMatrix(rows: queries, cols: count, values: values)
+    }
+
+    /// Matches every head; per head and image the (queries, targets) pairs.
+    func match(_ heads: [Head], threads: Int, timer: inout StageTimer) throws -> [[(queries: [Int], targets: [Int])]] {
+        let batch = targets.counts.count
+        var problems: [CostMatrix] = []
+        problems.reserveCapacity(heads.count * batch)
+        for head in heads { for b in 0..<batch { problems.append(costMatrix(head, image: b)) } }
+        timer.lap("cost matrices")
+        var solved: [(queries: [Int], targets: [Int])] = []
+        switch options.matcher {
+        case .hungarian:
+            for (k, result) in AssignmentSolver.solveBatch(problems, threads: threads).enumerated() {
+                switch result {
+                case .success(let a): solved.append((a.rows, a.cols))
+                case .failure(let error):
+                    throw CriterionError("matching of \(heads[k / batch].label), image \(k % batch) failed: \(error)")
+                }
+            }
+        case .minsum:
+            solved = problems.map(Self.minsum)
+        }
+        timer.lap("assignment")
+        return (0..<heads.count).map { h in Array(solved[h * batch..<(h + 1) * batch]) }
+    }
+
+    /// SimpleMinsumMatcher: for each target, the first query of least cost; pairs in target order.
+    static func minsum(_ m: CostMatrix) -> (queries: [Int], targets: [Int]) {
+        guard m.rows > 0 else { return ([], []) }
+        var queries: [Int] = []
+        for t in 0..<m.cols {
+            var best = 0
+            for q in 1..<max(m.rows, 1) where m.values[q * m.cols + t] < m.values[best * m.cols + t] { best = q }
+            queries.append(best)
+        }
+        return (queries, Array(0..<m.cols))
+    }
+}
+
+/// A failure inside the criterion that is not the input's fault.
+public struct CriterionError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Wall-clock seconds per stage.
+struct StageTimer {
+    private(set) var stages: [(stage: String, seconds: Double)] = []
+    private var last = StageTimer.now()
+
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    /// Adds the time since the last lap to `stage`.
+    mutating func lap(_ stage: String) {
+        let t = Self.now()
+        if let k = stages.firstIndex(where: { $0.stage == stage }) { stages[k].seconds += t - last } else { stages.append((stage, t - last)) }
+        last = t
+    }
+}

@@ -1,0 +1,45 @@
+/// Matched (image, query, target) triples of one head, as the kernels take them.
+struct Pairs {
+    /// Image of each pair.
+    var image: [Int64] = []
+    /// Query of each pair.
+    var query: [Int64] = []
+    /// Target of each pair, as an index into the batch's concatenated targets.
+    var target: [Int64] = []
+    /// Number of pairs.
+    var count: Int { image.count }
+
+    mutating func append(image b: Int, query q: Int, target t: Int) {
+        image.append(Int64(b))
+        query.append(Int64(q))
+        target.append(Int64(t))
+    }
+}
+
+/// The batch's targets, concatenated for the kernels.
+struct TargetTable {
+    /// All labels, image after image.
+    let labels: [Int64]
+    /// All boxes (cxcywh), image after image.
+    let boxes: [Float]
+    /// Index of image b's first target.
+    let first: [Int]
+    /// T_b.
+    let counts: [Int]
+    /// Σ T_b.
+    var total: Int { labels.count }
+
+    init(_ targets: Targets) {
+        var labels: [Int64] = [], boxes: [Float] = [], first: [Int] = [], counts: [Int] = []
+        for (imageLabels, imageBoxes) in zip(targets.labels, targets.boxes) {
+            first.append(labels.count)
+            counts.append(imageLabels.count)
+            labels += imageLabels.map(Int64.init)
+            boxes += imageBoxes
+        }
+        self.labels = labels
+        self.boxes = boxes
+        self.first = first
+        self.counts = counts
+    }
+}
