@@ -1,3 +1,4 @@
+import Assignment
 import DINOKernelsC
 
 /// DINO's SetCriterion in training mode (DESIGN §2): matching, then the losses of the denoising,
@@ -105,6 +106,15 @@ public struct Criterion: Sendable {
     }
 
     private enum Order { case ceFirst, boxesFirst }
+
+    /// The matching cost matrices of every matched head (final, aux…, interm, enc…) and image, in that
+    /// order: the assignment problems `evaluate` solves, computed by the generated `match_cost` kernel.
+    public func costMatrices(_ input: CriterionInput) -> [CostMatrix] {
+        if let n = options.threads { dino_set_threads(Int32(n)) }
+        let matcher = Matcher(options: options, targets: TargetTable(input.targets))
+        let heads: [Head] = [input.final] + input.aux + (input.interm.map { [$0] } ?? []) + input.enc
+        return heads.flatMap { head in (0..<input.batch).map { matcher.costMatrix(head, image: $0) } }
+    }
 
     /// The weight of a loss key (DESIGN §2 "Weighted total"), or nil for keys without one.
     public func weight(of key: String, auxLayers: Int) -> Double? {

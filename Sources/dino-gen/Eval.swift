@@ -70,11 +70,13 @@ struct Eval: ParsableCommand {
     @Flag(help: "One JSON object per input file, one per line.") var json = false
     @Flag(help: "With --json: add every head's matching.") var indices = false
     @Option(help: "Write the built-in example batch to this .safetensors file and exit.") var writeExample: String?
+    @Option(help: "With --write-example: the example's batch size (default 2).") var exampleBatch: Int = 2
     @OptionGroup var criterion: CriterionFlags
 
     mutating func run() throws {
         if let path = writeExample {
-            do { try CriterionInput.writeSynthetic(to: path) } catch { throw CommandFailure("\(error)") }
+            guard exampleBatch >= 1 else { throw ValidationError("--example-batch must be at least 1") }
+            do { try CriterionInput.writeSynthetic(to: path, batch: exampleBatch) } catch { throw CommandFailure("\(error)") }
             return
         }
         let engine = Criterion(options: criterion.options)

@@ -8,9 +8,10 @@ extension CriterionInput {
     /// The built-in deterministic W0-shaped batch (DESIGN §6): Q = 900, C = 91, 6 decoder layers
     /// (5 auxiliary), an interm head, denoising sized as upstream does (G = ⌊200 / (2·max T_b)⌋ groups,
     /// pad_size = 2·max T_b·G, so 174 … 200), T_b drawn from 0 … 29, logits ≈ N(−4, 2), boxes in (0, 1).
-    /// The same `batch` and `seed` always give the same values. `batch` is at least 1. Owns its memory.
-    public static func synthetic(batch: Int = 2, seed: UInt64 = 0) -> CriterionInput {
-        let data = SyntheticBatch(batch: batch, seed: seed)
+    /// The same `batch`, `seed` and `targets` always give the same values. `batch` is at least 1.
+    /// `targets` fixes every image's T_b instead of drawing it (e.g. 100 for a crowded batch). Owns its memory.
+    public static func synthetic(batch: Int = 2, seed: UInt64 = 0, targets: Int? = nil) -> CriterionInput {
+        let data = SyntheticBatch(batch: batch, seed: seed, targets: targets)
         var keepAlive: [AnyObject] = []
         func view(_ values: [Float], queries: Int, width: Int) -> StridedPredictions {
             let buffer = FloatBuffer(copying: values)
@@ -35,7 +36,7 @@ extension CriterionInput {
 
     /// The tensors of `synthetic(batch:seed:)`, named as in the flattened layout (DESIGN §3).
     public static func syntheticTensors(batch: Int = 2, seed: UInt64 = 0) -> [SafetensorsWriter.Entry] {
-        SyntheticBatch(batch: batch, seed: seed).tensors
+        SyntheticBatch(batch: batch, seed: seed, targets: nil).tensors
     }
 
     /// Writes `synthetic(batch:seed:)` as a `.safetensors` file; loading it gives the same batch.
@@ -58,10 +59,10 @@ struct SyntheticBatch {
     var final: HeadValues, aux: [HeadValues], interm: HeadValues, dnFinal: HeadValues, dnAux: [HeadValues]
     var labels: [[Int64]], targetBoxes: [[Float]]
 
-    init(batch requested: Int, seed: UInt64) {
+    init(batch requested: Int, seed: UInt64, targets fixed: Int?) {
         batch = max(1, requested)
         var random = SplitMix64(seed: seed)
-        let counts = (0..<batch).map { _ in random.int(30) }
+        let counts = (0..<batch).map { _ in fixed.map { max(0, $0) } ?? random.int(30) }
         let most = counts.max() ?? 0
         groups = most == 0 ? 1 : max(1, 200 / (2 * most))
         padSize = 2 * most * groups
