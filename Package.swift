@@ -6,9 +6,12 @@ import PackageDescription
 //   → KernelGenerator + GenerateKernels plugin → GeneratedKernels (the C, built by clang with OpenMP)
 //   → TensorIO, Assignment, Criterion (the Swift runtime) → dino-gen (the CLI).
 
-/// Flags for the generated C: vectorized libm (libmvec) and AVX2/FMA, OpenMP.
+/// Flags for the generated C: vectorized libm (libmvec) and AVX2/FMA, OpenMP. Memory-access
+/// versioning is off: it would guard each vectorized gather (a logit per query, stride C) with a
+/// "stride == 1" test that never holds, and run the scalar loop instead.
 let kernelCFlags: [String] = [
     "-O3", "-fopenmp", "-fno-math-errno", "-fveclib=libmvec", "-mavx2", "-mfma", "-Wall", "-Wextra",
+    "-mllvm", "-enable-mem-access-versioning=false",
 ]
 
 let package = Package(

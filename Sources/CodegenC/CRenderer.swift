@@ -35,6 +35,16 @@ struct CRenderer {
         userScope[id] = scope
     }
 
+    /// Whether `scope` is `loop` or a loop nested in it.
+    private func isInside(_ scope: Int, _ loop: Int) -> Bool {
+        var s = scope
+        while s > 0 {
+            if s == loop { return true }
+            s = program.loops[s].parent
+        }
+        return false
+    }
+
     private func innermostLoop(ofGroup g: Int) -> Int { program.groups[g].loops.last ?? program.groups[g].enclosing }
 
     private var roots: [Int] {
@@ -288,6 +298,14 @@ struct CRenderer {
         for loop in loops.reversed() { closeLoop(loop) }
     }
 
+    /// The `omp simd` pragma of an inner loop (nil when the schedule does not vectorize), with the
+    /// schedule's vector width: the compiler's cost model otherwise often settles for half of it.
+    private func simd(_ clause: String?) -> String? {
+        guard kernel.schedule.vectorize else { return nil }
+        let width = kernel.schedule.vectorWidth ?? (isFloat ? 8 : 4)
+        return "#pragma omp simd simdlen(\(width))" + (clause.map { " " + $0 } ?? "")
+    }
+
     private func groupTitle(_ g: Int) -> String {
         let group = program.groups[g]
         let axes = group.loops.map { program.loops[$0].variable }.joined(separator: ", ")
@@ -311,24 +329,47 @@ struct CRenderer {
         case .sum?:
             let names = group.members.map { name($0) }
             for n in names { line("double \(n) = 0.0;") }
-            let pragma = kernel.schedule.vectorize ? "#pragma omp simd reduction(+:\(names.joined(separator: ",")))" : nil
+            let pragma = simd("reduction(+:\(names.joined(separator: ",")))")
             emitLoops(group.loops, roots: bodies, innermostPragma: pragma) { r in
                 for (member, body) in zip(group.members, bodies) {
                     r.line("\(r.name(member)) += \(r.operand(body, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
                 }
             }
         case .argmax?:
+            // Two vectorizable passes instead of one branchy loop: the largest value, then the first index
+            // holding it (a min reduction). Real values are compared in the first pass through an
+            // order-preserving integer key, because integer max reductions vectorize where float ones
+            // would need fast-math; the second pass compares the values themselves (so −0 equals +0).
+            // Inputs are finite, so some index always holds the largest value.
             let member = group.members[0]
             let body = bodies[0]
             let t = program.ops[body].type
+            let key = t == .int ? nil : (t == .real && isFloat ? "dg_order_f32" : "dg_order_f64")
+            let keyType = t == .int ? "int64_t" : (t == .real && isFloat ? "int32_t" : "int64_t")
             let best = "best\(member)", candidate = "candidate\(member)"
-            line("int64_t \(name(member)) = 0;")
-            line("\(cType(t)) \(best) = \(t == .int ? "INT64_MIN" : (t == .real && isFloat ? "-INFINITY" : "-(double)INFINITY"));")
-            let variable = program.loops[group.loops[0]].variable
-            emitLoops(group.loops, roots: bodies, innermostPragma: nil) { r in
-                r.line("const \(r.cType(t)) \(candidate) = \(r.operand(body, of: Op(kind: .select, operands: [], type: t, scope: 0)));")
-                r.line("if (\(candidate) > \(best)) { \(best) = \(candidate); \(r.name(member)) = \(variable); }")
+            let loop = group.loops[0]
+            let variable = program.loops[loop].variable
+            let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+            func value(_ r: CRenderer) -> String { r.operand(body, of: Op(kind: .select, operands: [], type: t, scope: 0)) }
+            line("\(keyType) \(best)_key = \(keyType == "int32_t" ? "INT32_MIN" : "INT64_MIN");")
+            let unprepared = prepared
+            emitLoops(group.loops, roots: bodies, innermostPragma: simd("reduction(max:\(best)_key)")) { r in
+                r.line("const \(keyType) \(candidate) = \(key.map { "\($0)(\(value(r)))" } ?? value(r));")
+                r.line("\(best)_key = \(candidate) > \(best)_key ? \(candidate) : \(best)_key;")
             }
+            // The body's operations inside the loop are written again in the second loop.
+            prepared = prepared.filter { unprepared.contains($0) || !isInside(program.ops[$0].scope, loop) }
+            if let key {
+                line("const \(cType(t)) \(best) = \(key)_value(\(best)_key);")
+            } else {
+                line("const int64_t \(best) = \(best)_key;")
+            }
+            line("int64_t \(name(member)) = \(extent);")
+            emitLoops(group.loops, roots: bodies, innermostPragma: simd("reduction(min:\(name(member)))")) { r in
+                r.line("const int64_t \(candidate) = \(value(r)) == \(best) ? \(variable) : \(extent);")
+                r.line("\(r.name(member)) = \(candidate) < \(r.name(member)) ? \(candidate) : \(r.name(member));")
+            }
+            line("if (\(name(member)) == \(extent)) \(name(member)) = 0;")
         case nil:
             preconditionFailure("map groups are emitted as outputs")
         }
@@ -448,7 +489,7 @@ struct CRenderer {
                     index = "(\(index)) * \(operand(l.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))) + \(l.variable)"
                 }
                 index = index.replacingOccurrences(of: "(row)", with: "row")
-                emitLoops(group.loops, roots: [member], innermostPragma: kernel.schedule.vectorize ? "#pragma omp simd" : nil) { r in
+                emitLoops(group.loops, roots: [member], innermostPragma: simd(nil)) { r in
                     r.line("\(n)[\(index)] = (\(r.cType(t)))\(r.operand(member, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
                 }
             default:

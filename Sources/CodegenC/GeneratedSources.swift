@@ -53,6 +53,7 @@ public struct GeneratedSources: Equatable, Sendable {
         #include <math.h>
         #include <stdint.h>
         #include <stdlib.h>
+        #include <string.h>
 
         #ifdef _OPENMP
         /* The two OpenMP entry points used; declared here so that no omp.h is needed. */
@@ -88,6 +89,16 @@ public struct GeneratedSources: Equatable, Sendable {
         ("dg_max_f64", "static inline double dg_max_f64(double a, double b) { return a > b ? a : b; }"),
         ("dg_min_i64", "static inline int64_t dg_min_i64(int64_t a, int64_t b) { return a < b ? a : b; }"),
         ("dg_max_i64", "static inline int64_t dg_max_i64(int64_t a, int64_t b) { return a > b ? a : b; }"),
+        ("dg_order_f32", """
+            /* An integer with the order of the float (for finite values): integer max reductions vectorize. */
+            static inline int32_t dg_order_f32(float v) { int32_t b; memcpy(&b, &v, 4); return b ^ ((b >> 31) & 0x7fffffff); }
+            static inline float dg_order_f32_value(int32_t k) { const int32_t b = k ^ ((k >> 31) & 0x7fffffff); float v; memcpy(&v, &b, 4); return v; }
+            """),
+        ("dg_order_f64", """
+            /* An integer with the order of the double (for finite values): integer max reductions vectorize. */
+            static inline int64_t dg_order_f64(double v) { int64_t b; memcpy(&b, &v, 8); return b ^ ((b >> 63) & 0x7fffffffffffffff); }
+            static inline double dg_order_f64_value(int64_t k) { const int64_t b = k ^ ((k >> 63) & 0x7fffffffffffffff); double v; memcpy(&v, &b, 8); return v; }
+            """),
     ]
 
     static let headerPrelude = banner + """

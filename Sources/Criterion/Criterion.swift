@@ -109,6 +109,7 @@ public struct Criterion: Sendable {
 
     /// The matching cost matrices of every matched head (final, aux…, interm, enc…) and image, in that
     /// order: the assignment problems `evaluate` solves, computed by the generated `match_cost` kernel.
+    /// Each is T_b × Q (targets × queries).
     public func costMatrices(_ input: CriterionInput) -> [CostMatrix] {
         if let n = options.threads { dino_set_threads(Int32(n)) }
         let matcher = Matcher(options: options, targets: TargetTable(input.targets))

@@ -8,11 +8,12 @@ struct Matcher {
     let options: CriterionOptions
     let targets: TargetTable
 
-    /// The cost matrix C[q, t] of one head and image (Q × T_b, row-major).
+    /// The cost matrix of one head and image, target by target: C[t, q] (T_b × Q, row-major; each
+    /// target's row is what it bids from in the assignment).
     func costMatrix(_ head: Head, image b: Int) -> CostMatrix {
         let queries = head.logits.queries, count = targets.counts[b]
         var values = [Double](repeating: 0, count: queries * count)
-        guard count > 0, queries > 0 else { return CostMatrix(rows: queries, cols: count, values: values) }
+        guard count > 0, queries > 0 else { return CostMatrix(rows: count, cols: queries, values: values) }
         let first = targets.first[b]
         let o = options
         targets.labels.withUnsafeBufferPointer { labels in
@@ -23,18 +24,18 @@ struct Matcher {
                     let label = labels.baseAddress! + first
                     let target = boxes.baseAddress! + 4 * first
                     if o.focalGamma == 2 {
-                        dino_match_cost(Int64(queries), Int64(count), logits, Int64(head.logits.rowStride),
+                        dino_match_cost(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride),
                                         predicted, Int64(head.boxes.rowStride), label, target,
                                         o.focalAlpha, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
                     } else {
-                        dino_match_cost_gamma(Int64(queries), Int64(count), logits, Int64(head.logits.rowStride),
+                        dino_match_cost_gamma(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride),
                                               predicted, Int64(head.boxes.rowStride), label, target,
                                               o.focalAlpha, o.focalGamma, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
                     }
                 }
             }
         }
-        return CostMatrix(rows: queries, cols: count, values: values)
+        return CostMatrix(rows: count, cols: queries, values: values)
     }
 
     /// Matches every head; per head and image the (queries, targets) pairs.
@@ -49,7 +50,10 @@ struct Matcher {
         case .hungarian:
             for (k, result) in AssignmentSolver.solveBatch(problems, threads: threads).enumerated() {
                 switch result {
-                case .success(let a): solved.append((a.rows, a.cols))
+                case .success(let a):
+                    // rows are targets, columns queries: pairs by query, as upstream returns them
+                    let pairs = zip(a.cols, a.rows).sorted { $0.0 < $1.0 }
+                    solved.append((pairs.map(\.0), pairs.map(\.1)))
                 case .failure(let error):
                     throw CriterionError("matching of \(heads[k / batch].label), image \(k % batch) failed: \(error)")
                 }
@@ -63,14 +67,15 @@ struct Matcher {
 
     /// SimpleMinsumMatcher: for each target, the first query of least cost; pairs in target order.
     static func minsum(_ m: CostMatrix) -> (queries: [Int], targets: [Int]) {
-        guard m.rows > 0 else { return ([], []) }
+        guard m.cols > 0 else { return ([], []) }
         var queries: [Int] = []
-        for t in 0..<m.cols {
-            var best = 0
-            for q in 1..<max(m.rows, 1) where m.values[q * m.cols + t] < m.values[best * m.cols + t] { best = q }
-            queries.append(best)
+        for t in 0..<m.rows {
+            let row = m.values[(t * m.cols)..<((t + 1) * m.cols)]
+            var best = row.startIndex
+            for q in row.indices where row[q] < row[best] { best = q }
+            queries.append(best - row.startIndex)
         }
-        return (queries, Array(0..<m.cols))
+        return (queries, Array(0..<m.rows))
     }
 }
 

@@ -49,7 +49,8 @@ public enum OutputFormat {
         return lines.joined(separator: "\n")
     }
 
-    static func quoted(_ s: String) -> String {
+    /// `s` as a JSON string literal.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -64,8 +65,8 @@ public enum OutputFormat {
         return out + "\""
     }
 
-    /// A JSON number that reads back to the same double.
-    static func number(_ v: Double) -> String {
+    /// A JSON number that reads back to the same double (`null` for NaN and infinities).
+    public static func number(_ v: Double) -> String {
         guard v.isFinite else { return "null" }
         if v == v.rounded(), Swift.abs(v) < 1e15 { return String(format: "%.1f", v) }
         return "\(v)"

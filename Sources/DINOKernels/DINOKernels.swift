@@ -30,10 +30,12 @@ public enum DINOKernels {
 
     // MARK: - Matching cost
 
-    /// HungarianMatcher's cost matrix for one image (DESIGN §2 "Matching cost"):
-    /// C[q, t] = w_class·focal(x[q, label_t]) + w_bbox·L1(box_q, tbox_t) − w_giou·GIoU(box_q, tbox_t).
+    /// HungarianMatcher's cost matrix for one image (DESIGN §2 "Matching cost"), target by target:
+    /// C[t, q] = w_class·focal(x[q, label_t]) + w_bbox·L1(box_q, tbox_t) − w_giou·GIoU(box_q, tbox_t).
     ///
-    /// Fused: the Q×C focal tables upstream builds are never formed; each (q, t) gathers its one logit.
+    /// Fused: the Q×C focal tables upstream builds are never formed; each (t, q) gathers its one logit.
+    /// Laid out T × Q (each target's row over the queries is one vectorized loop, and it is the row a
+    /// target bids from in the assignment), in float32 arithmetic as upstream computes it.
     public static func matchCost(gamma: String?) -> Kernel {
         let q = Axis("q", Q), t = Axis("t", T)
         let logits = Tensor("logits", .float32, [Q, C], strided: true, doc: "the image's logits")
@@ -49,10 +51,9 @@ public enum DINOKernels {
         return Kernel(
             name: "match_cost" + suffix(gamma),
             doc: "HungarianMatcher cost matrix of one image: class (focal), bbox (L1) and GIoU costs, weighted.",
-            rows: [q], inputs: [logits, boxes, labels, targetBoxes],
+            rows: [t], inputs: [logits, boxes, labels, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma) + ["cost_class", "cost_bbox", "cost_giou"],
-            outputs: [.map(name: "cost", .float64, over: [t], cost, doc: "C[q, t]")],
-            precision: .float64)
+            outputs: [.map(name: "cost", .float64, over: [q], cost, doc: "C[t, q]")])
     }
 
     // MARK: - Label loss

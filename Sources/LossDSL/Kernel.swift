@@ -115,11 +115,14 @@ public struct Schedule: Hashable, Sendable {
     public var parallel: Bool
     /// Whether inner sums and maps carry `#pragma omp simd`.
     public var vectorize: Bool
+    /// Lanes per vector (`simdlen`); nil: a 256-bit vector of the kernel's real type (8 floats or 4 doubles).
+    public var vectorWidth: Int?
     /// A schedule.
-    public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true) {
+    public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true, vectorWidth: Int? = nil) {
         self.blockRows = blockRows
         self.parallel = parallel
         self.vectorize = vectorize
+        self.vectorWidth = vectorWidth
     }
 }
 

@@ -11,7 +11,7 @@ struct Emit: ParsableCommand {
             Writes dino_kernels.c to OUTPUT and include/dino_kernels.h and include/module.modulemap
             below it: the same bytes the GenerateKernels build plugin hands to the compiler.
             To build them on their own:
-              clang -O3 -fopenmp -fno-math-errno -fveclib=libmvec -mavx2 -mfma -fPIC -shared \\
+              clang -O3 -fopenmp -fno-math-errno -fveclib=libmvec -mavx2 -mfma -mllvm -enable-mem-access-versioning=false -fPIC -shared \\
                 -I OUTPUT/include OUTPUT/dino_kernels.c -o libdino_kernels.so -liomp5 -lmvec -lm
             """)
 

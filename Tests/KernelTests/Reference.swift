@@ -15,7 +15,11 @@ enum Reference {
     }
 
     static func matchingClassCost(_ x: Double, alpha: Double, gamma: Double) -> Double {
-        let p = sigmoid(x)
+        matchingClassCost(probability: sigmoid(x), alpha: alpha, gamma: gamma)
+    }
+
+    /// HungarianMatcher's focal class cost from the probability p = σ(x).
+    static func matchingClassCost(probability p: Double, alpha: Double, gamma: Double) -> Double {
         let positive = alpha * Foundation.pow(1 - p, gamma) * -Foundation.log(p + 1e-8)
         let negative = (1 - alpha) * Foundation.pow(p, gamma) * -Foundation.log(1 - p + 1e-8)
         return positive - negative

@@ -62,7 +62,7 @@ final class CodegenTests: XCTestCase {
         let first = GeneratedSources(kernels: DINOKernels.all)
         let second = GeneratedSources(kernels: DINOKernels.all)
         XCTAssertEqual(first, second)
-        XCTAssertTrue(first.source.contains("#pragma omp simd reduction(+:"))
+        XCTAssertTrue(first.source.contains("#pragma omp simd simdlen(8) reduction(+:"))
         XCTAssertTrue(first.source.contains("#pragma omp parallel for"))
     }
 

@@ -1,0 +1,26 @@
+import DINOKernelsC
+
+extension CriterionInput {
+    /// Every head of the batch: final, auxiliary, interm, enc, then the denoising layers.
+    public var allHeads: [Head] {
+        [final] + aux + (interm.map { [$0] } ?? []) + enc + (denoising.map { [$0.final] + $0.aux } ?? [])
+    }
+}
+
+extension Criterion {
+    /// The speed floor of the criterion (DESIGN §6): one vectorized pass of the focal term, with no
+    /// positives, over every logit of every head — the least any implementation of `loss_ce` must do.
+    /// Returns the sum, so that the pass cannot be skipped; `dino-gen bench` times it.
+    public func focalFloor(_ input: CriterionInput) -> Double {
+        if let n = options.threads { dino_set_threads(Int32(n)) }
+        var total = 0.0
+        for head in input.allHeads {
+            let l = head.logits
+            var focal = 0.0
+            dino_focal_floor(Int64(l.batch), Int64(l.queries), Int64(l.width), l.base, Int64(l.imageStride), Int64(l.rowStride),
+                             options.focalAlpha, &focal)
+            total += focal
+        }
+        return total
+    }
+}
