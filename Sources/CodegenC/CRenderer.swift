@@ -113,6 +113,7 @@ struct CRenderer {
     private func name(_ id: Int) -> String {
         switch program.ops[id].kind {
         case .reduce(.sum, _): return "sum\(id)"
+        case .reduce(.max, _): return "max\(id)"
         case .reduce(.argmax, _): return "argmax\(id)"
         case .load(let tensor, _): return "\(tensor)\(id)"
         default: return "v\(id)"
@@ -298,6 +299,16 @@ struct CRenderer {
         for loop in loops.reversed() { closeLoop(loop) }
     }
 
+    /// How a max reduction of values of type `t` is carried: the key's C type, the function turning a
+    /// value into its order-preserving key (nil: the value is its own key) and the smallest key.
+    func maxKey(_ t: ValueType) -> (type: String, key: String?, lowest: String) {
+        switch t {
+        case .int: return ("int64_t", nil, "INT64_MIN")
+        case .real where isFloat: return ("int32_t", "dg_order_f32", "INT32_MIN")
+        default: return ("int64_t", "dg_order_f64", "INT64_MIN")
+        }
+    }
+
     /// The `omp simd` pragma of an inner loop (nil when the schedule does not vectorize), with the
     /// schedule's vector width: the compiler's cost model otherwise often settles for half of it.
     private func simd(_ clause: String?) -> String? {
@@ -312,7 +323,11 @@ struct CRenderer {
         let names = group.members.compactMap { program.labels[program.ops[$0].operands.first ?? $0] }
         let what = names.isEmpty ? "" : ": " + names.joined(separator: "; ")
         switch group.reduction {
-        case .sum?: return "/* Σ over \(axes)\(what) */"
+        case .sum?, .max?:
+            let kinds = Set(group.members.compactMap { id -> Reduction? in
+                if case .reduce(let r, _) = program.ops[id].kind { return r } else { return nil } })
+            let title = kinds == [.max] ? "max" : kinds == [.sum] ? "Σ" : "Σ and max"
+            return "/* \(title) over \(axes)\(what) */"
         case .argmax?: return "/* argmax over \(axes)\(what) */"
         case nil: return "/* for each \(axes)\(what) */"
         }
@@ -326,13 +341,40 @@ struct CRenderer {
         hoist(bodies)
         line(groupTitle(g))
         switch group.reduction {
-        case .sum?:
-            let names = group.members.map { name($0) }
-            for n in names { line("double \(n) = 0.0;") }
-            let pragma = simd("reduction(+:\(names.joined(separator: ",")))")
-            emitLoops(group.loops, roots: bodies, innermostPragma: pragma) { r in
+        case .sum?, .max?:
+            // Sums accumulate in double; maxima of reals through order-preserving integer keys (integer
+            // max reductions vectorize where float ones would need fast-math).
+            var sums: [String] = [], keys: [String] = []
+            for member in group.members {
+                if case .reduce(.max, _) = program.ops[member].kind {
+                    let (keyType, _, lowest) = maxKey(program.ops[member].type)
+                    keys.append("\(name(member))_key")
+                    line("\(keyType) \(name(member))_key = \(lowest);")
+                } else {
+                    sums.append(name(member))
+                    line("double \(name(member)) = 0.0;")
+                }
+            }
+            let clauses = (sums.isEmpty ? [] : ["reduction(+:\(sums.joined(separator: ",")))"])
+                + (keys.isEmpty ? [] : ["reduction(max:\(keys.joined(separator: ",")))"])
+            emitLoops(group.loops, roots: bodies, innermostPragma: simd(clauses.joined(separator: " "))) { r in
                 for (member, body) in zip(group.members, bodies) {
-                    r.line("\(r.name(member)) += \(r.operand(body, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                    if case .reduce(.max, _) = r.program.ops[member].kind {
+                        let (keyType, key, _) = r.maxKey(r.program.ops[member].type)
+                        let value = r.operand(body, of: Op(kind: .select, operands: [], type: r.program.ops[member].type, scope: 0))
+                        let k = "\(r.name(member))_key"
+                        r.line("const \(keyType) candidate\(member) = \(key.map { "\($0)(\(value))" } ?? value);")
+                        r.line("\(k) = candidate\(member) > \(k) ? candidate\(member) : \(k);")
+                    } else {
+                        r.line("\(r.name(member)) += \(r.operand(body, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                    }
+                }
+            }
+            for member in group.members {
+                if case .reduce(.max, _) = program.ops[member].kind {
+                    let t = program.ops[member].type
+                    let (_, key, _) = maxKey(t)
+                    line("const \(cType(t)) \(name(member)) = \(key.map { "\($0)_value(\(name(member))_key)" } ?? "\(name(member))_key");")
                 }
             }
         case .argmax?:
@@ -344,14 +386,13 @@ struct CRenderer {
             let member = group.members[0]
             let body = bodies[0]
             let t = program.ops[body].type
-            let key = t == .int ? nil : (t == .real && isFloat ? "dg_order_f32" : "dg_order_f64")
-            let keyType = t == .int ? "int64_t" : (t == .real && isFloat ? "int32_t" : "int64_t")
+            let (keyType, key, lowest) = maxKey(t)
             let best = "best\(member)", candidate = "candidate\(member)"
             let loop = group.loops[0]
             let variable = program.loops[loop].variable
             let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
             func value(_ r: CRenderer) -> String { r.operand(body, of: Op(kind: .select, operands: [], type: t, scope: 0)) }
-            line("\(keyType) \(best)_key = \(keyType == "int32_t" ? "INT32_MIN" : "INT64_MIN");")
+            line("\(keyType) \(best)_key = \(lowest);")
             let unprepared = prepared
             emitLoops(group.loops, roots: bodies, innermostPragma: simd("reduction(max:\(best)_key)")) { r in
                 r.line("const \(keyType) \(candidate) = \(key.map { "\($0)(\(value(r)))" } ?? value(r));")

@@ -79,6 +79,21 @@ public struct GeneratedSources: Equatable, Sendable {
         #endif
         }
 
+        void dino_parallel_for(int64_t count, void *context, void (*body)(void *context, int64_t index))
+        {
+            /* Each thread takes the next index from a shared counter: a dynamic schedule without the
+               runtime's dispatch calls (which newer clang emits and older libomp lacks). */
+            int64_t next = 0;
+            #pragma omp parallel shared(next)
+            for (;;) {
+                int64_t index;
+                #pragma omp atomic capture
+                index = next++;
+                if (index >= count) break;
+                body(context, index);
+            }
+        }
+
         """
 
     /// min and max as plain comparisons (they vectorize to single instructions, unlike fminf).
@@ -117,6 +132,14 @@ public struct GeneratedSources: Equatable, Sendable {
 
         /** The number of OpenMP threads the kernels use. */
         int dino_max_threads(void);
+
+        /**
+         * Runs body(context, index) for every index in [0, count) on the kernels' OpenMP threads, one index at
+         * a time per thread (dynamic schedule). Independent tasks, such as the assignment problems of a batch,
+         * share the cores with the kernels instead of competing with them; a kernel called from a task runs on
+         * that task's thread alone (nested parallel regions are serialized).
+         */
+        void dino_parallel_for(int64_t count, void *context, void (*body)(void *context, int64_t index));
 
         """
 

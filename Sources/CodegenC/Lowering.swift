@@ -13,7 +13,7 @@ public enum OutputValue: Sendable {
 /// On the way it folds constants, applies algebraic identities (x·1, x·0, x+0, −(−x)), turns integer
 /// powers into multiplications by repeated squaring, shares common subexpressions (each distinct
 /// operation exists once), and places each operation in the outermost loop it depends on
-/// (loop-invariant code motion). Sums over the same axes in the same loop share one loop nest.
+/// (loop-invariant code motion). Sums and maxima over the same axes in the same loop share one loop nest.
 public struct Lowering {
     private var program: Program
     private var table: [Op: Int] = [:]
@@ -271,18 +271,24 @@ public struct Lowering {
             precondition(reduction != .argmax || axes.count == 1, "argmax runs over one axis")
             let key = "\(context.enclosing)|" + axes.map { "\($0.name):\($0.extent)" }.joined(separator: ",")
             let group: Int
-            if reduction == .sum, let existing = sumGroups[key] {
+            // Sums and maxima over the same axes share one loop; an argmax has a loop pair of its own.
+            if reduction != .argmax, let existing = sumGroups[key] {
                 group = existing
             } else {
                 group = newGroup(reduction, axes: axes, context: context)
-                if reduction == .sum { sumGroups[key] = group }
+                if reduction != .argmax { sumGroups[key] = group }
             }
             var inner = context
             for (axis, loop) in zip(axes, program.groups[group].loops) { inner.loops[axis.name] = loop }
             inner.enclosing = program.groups[group].loops.last ?? context.enclosing
             let bodyId = lower(body, inner)
-            let id = add(.reduce(reduction, group: group), [bodyId], reduction == .sum ? .double : .int,
-                         scope: context.enclosing)
+            let type: ValueType
+            switch reduction {
+            case .sum: type = .double
+            case .max: type = program.ops[bodyId].type
+            case .argmax: type = .int
+            }
+            let id = add(.reduce(reduction, group: group), [bodyId], type, scope: context.enclosing)
             if !program.groups[group].members.contains(id) { program.groups[group].members.append(id) }
             return id
         }

@@ -53,7 +53,8 @@ public struct Loop: Sendable {
 
 /// A group of reductions (or one map output) that share one loop nest.
 public struct LoopGroup: Sendable {
-    /// Sum or argmax; nil for a map output.
+    /// The reduction that opened the group (sums and maxima share groups; each member's own kind
+    /// says which it is); nil for a map output.
     public var reduction: Reduction?
     /// The loops, outermost first.
     public var loops: [Int]

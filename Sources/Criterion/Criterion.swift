@@ -29,7 +29,7 @@ public struct Criterion: Sendable {
 
         // Matching: every matched head at once (cost kernels, then the assignments in parallel).
         let matched: [Head] = [input.final] + input.aux + (input.interm.map { [$0] } ?? []) + input.enc
-        let matchings = try Matcher(options: options, targets: targets).match(matched, threads: threads, timer: &timer)
+        let matchings = try Matcher(options: options, targets: targets).match(matched, timer: &timer)
 
         func pairs(_ m: [(queries: [Int], targets: [Int])]) -> Pairs {
             var p = Pairs()
@@ -41,11 +41,11 @@ public struct Criterion: Sendable {
 
         func headLosses(_ head: Head, _ p: Pairs, normalizer m: Double, classError: Bool) -> HeadLosses {
             var l = HeadLosses()
-            let (ce, argmax) = losses.labels(head, p, normalizer: m)
-            timer.lap("label losses")
+            let (ce, foreground) = losses.labels(head, p, normalizer: m)
             l.ce = ce
-            l.cardinality = losses.cardinality(argmax, queries: head.logits.queries)
-            if classError { l.classError = losses.classError(p, argmax: argmax, queries: head.logits.queries) }
+            l.cardinality = losses.cardinality(foreground, queries: head.logits.queries)
+            if classError { l.classError = losses.classError(head, p) }
+            timer.lap("label losses")
             (l.bbox, l.xy, l.hw, l.giou) = losses.boxes(head, p, normalizer: m)
             timer.lap("box losses")
             return l

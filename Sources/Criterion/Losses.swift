@@ -17,44 +17,45 @@ struct LossFunctions {
     let classes: Int
 
     /// `loss_ce`: the sigmoid focal loss over every logit, positives at the matched targets' labels;
-    /// also returns every query's argmax class.
-    func labels(_ head: Head, _ pairs: Pairs, normalizer m: Double) -> (loss: Double, argmax: [Int64]) {
+    /// also returns, per query, 1 where its top class is not the last (for `cardinality_error`).
+    func labels(_ head: Head, _ pairs: Pairs, normalizer m: Double) -> (loss: Double, foreground: [UInt8]) {
         let batch = head.logits.batch, queries = head.logits.queries
         var targetClass = [Int64](repeating: -1, count: batch * queries)
         for k in 0..<pairs.count {
             targetClass[Int(pairs.image[k]) * queries + Int(pairs.query[k])] = targets.labels[Int(pairs.target[k])]
         }
         var focal = 0.0
-        var argmax = [Int64](repeating: 0, count: batch * queries)
+        var foreground = [UInt8](repeating: 0, count: batch * queries)
         let l = head.logits
         if options.focalGamma == 2 {
             dino_label_loss(Int64(batch), Int64(queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                            targetClass, options.focalAlpha, &focal, &argmax)
+                            targetClass, options.focalAlpha, &focal, &foreground)
         } else {
             dino_label_loss_gamma(Int64(batch), Int64(queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                                  targetClass, options.focalAlpha, options.focalGamma, &focal, &argmax)
+                                  targetClass, options.focalAlpha, options.focalGamma, &focal, &foreground)
         }
-        return (focal / m, argmax)
+        return (focal / m, foreground)
     }
 
     /// `class_error`: 100 − the percentage of pairs whose top class is the target's (100 with no pairs).
-    func classError(_ pairs: Pairs, argmax: [Int64], queries: Int) -> Double {
+    func classError(_ head: Head, _ pairs: Pairs) -> Double {
         guard pairs.count > 0 else { return 100 }
-        var correct = 0
-        for k in 0..<pairs.count where argmax[Int(pairs.image[k]) * queries + Int(pairs.query[k])] == targets.labels[Int(pairs.target[k])] {
-            correct += 1
-        }
-        return 100 - 100 * Double(correct) / Double(pairs.count)
+        let labels = pairs.target.map { targets.labels[Int($0)] }
+        let l = head.logits
+        var correct = 0.0
+        dino_matched_accuracy(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
+                              pairs.image, pairs.query, labels, &correct)
+        return 100 - 100 * correct / Double(pairs.count)
     }
 
     /// `cardinality_error`: mean over images of |#{queries whose top class is not C − 1} − T_b|.
-    func cardinality(_ argmax: [Int64], queries: Int) -> Double {
+    func cardinality(_ foreground: [UInt8], queries: Int) -> Double {
         let batch = targets.counts.count
         guard batch > 0 else { return 0 }
         var sum = 0.0
         for b in 0..<batch {
             var predicted = 0
-            for q in 0..<queries where argmax[b * queries + q] != Int64(classes - 1) { predicted += 1 }
+            for q in 0..<queries { predicted += Int(foreground[b * queries + q]) }
             sum += Double(abs(predicted - targets.counts[b]))
         }
         return sum / Double(batch)

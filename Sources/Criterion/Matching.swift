@@ -38,25 +38,38 @@ struct Matcher {
         return CostMatrix(rows: count, cols: queries, values: values)
     }
 
-    /// Matches every head; per head and image the (queries, targets) pairs.
-    func match(_ heads: [Head], threads: Int, timer: inout StageTimer) throws -> [[(queries: [Int], targets: [Int])]] {
+    /// Matches every head; per head and image the (queries, targets) pairs. The cost matrices, then the
+    /// assignment problems, run as independent tasks on the kernels' threads (`parallelFor`).
+    func match(_ heads: [Head], timer: inout StageTimer) throws -> [[(queries: [Int], targets: [Int])]] {
         let batch = targets.counts.count
-        var problems: [CostMatrix] = []
-        problems.reserveCapacity(heads.count * batch)
-        for head in heads { for b in 0..<batch { problems.append(costMatrix(head, image: b)) } }
+        let count = heads.count * batch
+        var problems = [CostMatrix](repeating: CostMatrix(rows: 0, cols: 0, values: []), count: count)
+        problems.withUnsafeMutableBufferPointer { out in
+            let slots = out.baseAddress!
+            parallelFor(count) { k in slots[k] = costMatrix(heads[k / batch], image: k % batch) }
+        }
         timer.lap("cost matrices")
-        var solved: [(queries: [Int], targets: [Int])] = []
+        var solved = [(queries: [Int], targets: [Int])](repeating: ([], []), count: count)
         switch options.matcher {
         case .hungarian:
-            for (k, result) in AssignmentSolver.solveBatch(problems, threads: threads).enumerated() {
-                switch result {
-                case .success(let a):
-                    // rows are targets, columns queries: pairs by query, as upstream returns them
-                    let pairs = zip(a.cols, a.rows).sorted { $0.0 < $1.0 }
-                    solved.append((pairs.map(\.0), pairs.map(\.1)))
-                case .failure(let error):
-                    throw CriterionError("matching of \(heads[k / batch].label), image \(k % batch) failed: \(error)")
+            var failures = [AssignmentError?](repeating: nil, count: count)
+            solved.withUnsafeMutableBufferPointer { out in
+                failures.withUnsafeMutableBufferPointer { failed in
+                    let (slots, errors) = (out.baseAddress!, failed.baseAddress!)
+                    parallelFor(count) { k in
+                        do {
+                            let a = try AssignmentSolver.solve(problems[k])
+                            // rows are targets, columns queries: pairs by query, as upstream returns them
+                            let pairs = zip(a.cols, a.rows).sorted { $0.0 < $1.0 }
+                            slots[k] = (pairs.map(\.0), pairs.map(\.1))
+                        } catch {
+                            errors[k] = (error as? AssignmentError) ?? .infeasible
+                        }
+                    }
                 }
+            }
+            if let k = failures.firstIndex(where: { $0 != nil }) {
+                throw CriterionError("matching of \(heads[k / batch].label), image \(k % batch) failed: \(failures[k]!)")
             }
         case .minsum:
             solved = problems.map(Self.minsum)

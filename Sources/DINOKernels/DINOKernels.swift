@@ -6,7 +6,8 @@ import LossDSL
 /// | kernel | what |
 /// |---|---|
 /// | `match_cost` | HungarianMatcher's C[q, t] for one image: focal class + L1 + GIoU costs |
-/// | `label_loss` | focal label loss of a head and, per query, the argmax class |
+/// | `label_loss` | focal label loss of a head and, per query, whether its top class is not the last |
+/// | `matched_accuracy` | matched pairs whose top class is the target's label (`class_error`) |
 /// | `box_losses` | L1, xy, hw and GIoU losses over matched pairs |
 /// | `mask_losses` | focal and dice mask losses with the bilinear resize fused in |
 /// | `focal_floor` | one pass of the focal term over all logits: the speed floor |
@@ -14,7 +15,7 @@ public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
         [matchCost(gamma: nil), matchCost(gamma: "gamma"), labelLoss(gamma: nil), labelLoss(gamma: "gamma"),
-         boxLosses, maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
+         matchedAccuracy, boxLosses, maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
     }
 
     /// The focusing exponent: the constant 2 (DINO's value, multiplied out) or a run-time parameter.
@@ -58,12 +59,13 @@ public enum DINOKernels {
 
     // MARK: - Label loss
 
-    /// The focal label loss of one head (DESIGN §2 `loss_ce`, before dividing by the normalizer) and
-    /// the argmax class of every query (for `class_error` and `cardinality_error`).
+    /// The focal label loss of one head (DESIGN §2 `loss_ce`, before dividing by the normalizer) and,
+    /// for `cardinality_error`, whether each query's top class is not the last one (C − 1).
     ///
     /// Σ_{b,q,c} focal(x, y) is computed as Σ_c focal(x, 0) over every logit plus, for a matched query,
     /// focal(x_l, 1) − focal(x_l, 0) at its target class l: the same sum, and a pass over the logits
-    /// that needs nothing from the matching.
+    /// that needs nothing from the matching. The top class (first index on ties) is not C − 1 exactly
+    /// when some earlier class has a logit at least as large: a maximum, in the same pass.
     public static func labelLoss(gamma: String?) -> Kernel {
         let b = Axis("b", B), q = Axis("q", Q), c = Axis("c", C)
         let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
@@ -75,14 +77,35 @@ public enum DINOKernels {
         let negatives = sum(over: c, of: sigmoidFocalLoss(logit: logits[b.i, q.i, c.i], target: 0, alpha: alpha, gamma: g))
         let positive = select(matched, sigmoidFocalLoss(logit: x, target: 1, alpha: alpha, gamma: g)
                                   - sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: g), 0)
+        let last: Expr = C.expr - Expr.int(1)
+        let beforeLast: Expr = select(c.i < last, logits[b.i, q.i, c.i], Expr.constant(-Double.infinity))
+        let earlierBest = max(over: c, of: beforeLast).named("largest logit before the last class")
         return Kernel(
             name: "label_loss" + suffix(gamma),
-            doc: "Sigmoid focal label loss of one head (summed, not normalized) and each query's argmax class.",
+            doc: "Sigmoid focal label loss of one head (summed, not normalized) and whether each query's top class is not the last.",
             rows: [b, q], inputs: [logits, targetClass], parameters: ["alpha"] + gammaParameters(gamma),
             outputs: [
                 .total(name: "focal", negatives + positive, doc: "Σ over b, q, c of the focal loss"),
-                .perRow(name: "argmax", .int64, argmax(over: c, of: logits[b.i, q.i, c.i]), doc: "first index of the largest logit"),
+                .perRow(name: "foreground", .uint8, earlierBest >= logits[b.i, q.i, last],
+                        doc: "1 where the first largest logit is not the last class's"),
             ])
+    }
+
+    /// How many matched pairs have their target's label as the query's top class (first index on
+    /// ties), for `class_error`.
+    public static var matchedAccuracy: Kernel {
+        let p = Axis("p", P), c = Axis("c", C)
+        let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
+        let pairImage = Tensor("pair_image", .int64, [P], doc: "image of each pair")
+        let pairQuery = Tensor("pair_query", .int64, [P], doc: "query of each pair")
+        let pairLabel = Tensor("pair_label", .int64, [P], doc: "label of each pair's target")
+        let top = argmax(over: c, of: logits[pairImage[p.i], pairQuery[p.i], c.i]).named("top class")
+        return Kernel(
+            name: "matched_accuracy",
+            doc: "Number of matched pairs whose query's top class is the target's label.",
+            rows: [p], inputs: [logits, pairImage, pairQuery, pairLabel],
+            outputs: [.total(name: "correct", top.equals(pairLabel[p.i]).real, doc: "Σ over pairs of [top class = label]")],
+            schedule: Schedule(blockRows: 64, parallel: false))
     }
 
     // MARK: - Box losses

@@ -74,6 +74,8 @@ public enum BinaryOp: String, Hashable, Sendable, CaseIterable {
 public enum Reduction: String, Hashable, Sendable {
     /// The sum (accumulated in double).
     case sum
+    /// The largest value (of finite values).
+    case max
     /// The index along the (single) axis of the first maximum.
     case argmax
 }
@@ -175,5 +177,7 @@ public func softplus(_ x: Expr) -> Expr { max(x, 0) + log(1 + exp(-abs(x))) }
 public func sum(over axes: Axis..., of body: Expr) -> Expr { Expr(.reduce(.sum, axes: axes, body: body)) }
 /// Σ of `body` over the given axes.
 public func sum(over axes: [Axis], of body: Expr) -> Expr { Expr(.reduce(.sum, axes: axes, body: body)) }
+/// The largest value of `body` over the given axes (its values must be finite, or −∞).
+public func max(over axes: Axis..., of body: Expr) -> Expr { Expr(.reduce(.max, axes: axes, body: body)) }
 /// The first index along `axis` where `body` is largest.
 public func argmax(over axis: Axis, of body: Expr) -> Expr { Expr(.reduce(.argmax, axes: [axis], body: body)) }

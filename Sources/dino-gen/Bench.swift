@@ -59,6 +59,8 @@ struct Bench: ParsableCommand {
         var input = try load()
         let loadSeconds = try Self.median(repeat: self.repeat, warmup: warmup) { input = try load() }
 
+        var floorSum = 0.0
+        let floorSeconds = try Self.median(repeat: self.repeat, warmup: warmup) { floorSum += engine.focalFloor(input) }
         var stages: [String: [Double]] = [:]
         var order: [String] = []
         var wholeRuns: [Double] = []
@@ -74,8 +76,6 @@ struct Bench: ParsableCommand {
                 stages[stage]!.append(s)
             }
         }
-        var floorSum = 0.0
-        let floorSeconds = try Self.median(repeat: self.repeat, warmup: warmup) { floorSum += engine.focalFloor(input) }
         let whole = Self.median(wholeRuns)
 
         let report = Report(

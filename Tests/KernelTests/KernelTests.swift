@@ -60,10 +60,14 @@ final class KernelTests: XCTestCase {
         let rowStride = classes + 2, imageStride = queries * rowStride + 5
         var logits = (0..<batch * imageStride).map { _ in random.logit() }
         if ties {
-            // rows whose maximum appears twice: argmax must be the first
+            // rows whose maximum appears twice (the top class is the first of them), and rows whose
+            // last class alone is largest
             for b in 0..<batch { for q in stride(from: 0, to: queries, by: 3) where classes > 2 {
                 let base = b * imageStride + q * rowStride
                 logits[base + 1] = 60; logits[base + classes - 1] = 60
+            } }
+            for b in 0..<batch { for q in stride(from: 1, to: queries, by: 3) {
+                logits[b * imageStride + q * rowStride + classes - 1] = 70
             } }
         }
         let targetClass = (0..<batch * queries).map { _ in random.int(3) == 0 ? Int64(random.int(classes)) : -1 }
@@ -87,17 +91,23 @@ final class KernelTests: XCTestCase {
         return (total, argmax)
     }
 
+    /// The reference's "top class is not the last" flags.
+    func referenceForeground(_ c: LabelCase) -> [Int64] {
+        referenceLabelLoss(c, gamma: 2).1.map { $0 != Int64(c.classes - 1) ? 1 : 0 }
+    }
+
+    /// The focal sum and, per query, whether its top class is not the last one.
     func runLabelLoss(_ c: LabelCase, gamma: Double?) -> (Double, [Int64]) {
         var focal = Double.nan
-        var argmax = [Int64](repeating: -7, count: c.batch * c.queries)
+        var foreground = [UInt8](repeating: 7, count: c.batch * c.queries)
         if let gamma {
             dino_label_loss_gamma(Int64(c.batch), Int64(c.queries), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride),
-                                  c.targetClass, alpha, gamma, &focal, &argmax)
+                                  c.targetClass, alpha, gamma, &focal, &foreground)
         } else {
             dino_label_loss(Int64(c.batch), Int64(c.queries), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride),
-                            c.targetClass, alpha, &focal, &argmax)
+                            c.targetClass, alpha, &focal, &foreground)
         }
-        return (focal, argmax)
+        return (focal, foreground.map(Int64.init))
     }
 
     func testLabelLossEqualsReference() {
@@ -105,11 +115,32 @@ final class KernelTests: XCTestCase {
         for (batch, queries, classes) in [(1, 1, 1), (1, 1, 91), (2, 7, 5), (3, 200, 91), (2, 33, 3)] {
             let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes, ties: true)
             for gamma in [nil, 2.0, 0.5] {
-                let (focal, argmax) = runLabelLoss(c, gamma: gamma)
-                let (expected, expectedArgmax) = referenceLabelLoss(c, gamma: gamma ?? 2)
+                let (focal, foreground) = runLabelLoss(c, gamma: gamma)
+                let (expected, _) = referenceLabelLoss(c, gamma: gamma ?? 2)
                 XCTAssertLessThanOrEqual(relativeError(focal, expected), 1e-5, "\(batch)×\(queries)×\(classes) γ \(String(describing: gamma))")
-                XCTAssertEqual(argmax, expectedArgmax)
+                XCTAssertEqual(foreground, referenceForeground(c))
             }
+        }
+    }
+
+    // MARK: matched_accuracy
+
+    func testMatchedAccuracyEqualsReference() {
+        var random = TestRandom(seed: 7)
+        for (batch, queries, classes, pairs) in [(1, 1, 1, 1), (2, 30, 5, 17), (3, 90, 91, 200), (2, 10, 4, 0)] {
+            let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes, ties: true)
+            let argmax = referenceLabelLoss(c, gamma: 2).1
+            let image = (0..<pairs).map { _ in Int64(random.int(batch)) }
+            let query = (0..<pairs).map { _ in Int64(random.int(queries)) }
+            // half the labels are the top class, the rest random
+            let label = (0..<pairs).map { k in
+                random.int(2) == 0 ? argmax[Int(image[k]) * queries + Int(query[k])] : Int64(random.int(classes))
+            }
+            var correct = Double.nan
+            dino_matched_accuracy(Int64(pairs), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride),
+                                  image, query, label, &correct)
+            let expected = (0..<pairs).filter { label[$0] == argmax[Int(image[$0]) * queries + Int(query[$0])] }.count
+            XCTAssertEqual(correct, Double(expected), "\(pairs) pairs over \(batch)×\(queries)×\(classes)")
         }
     }
 
