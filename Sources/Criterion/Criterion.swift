@@ -40,15 +40,12 @@ public struct Criterion: Sendable {
         }
 
         func headLosses(_ head: Head, _ p: Pairs, normalizer m: Double, classError: Bool) -> HeadLosses {
-            var l = HeadLosses()
-            let (ce, foreground) = losses.labels(head, p, normalizer: m)
-            l.ce = ce
-            l.cardinality = losses.cardinality(foreground, queries: head.logits.queries)
-            if classError { l.classError = losses.classError(head, p) }
+            let labels = losses.labels(head)
             timer.lap("label losses")
-            (l.bbox, l.xy, l.hw, l.giou) = losses.boxes(head, p, normalizer: m)
-            timer.lap("box losses")
-            return l
+            let sums = losses.pairSums(head, p)
+            timer.lap("pair losses")
+            return losses.losses(labels: labels, pairs: sums, count: p.count, queries: head.logits.queries,
+                                 normalizer: m, classError: classError)
         }
 
         var dict: [(key: String, value: Double)] = []

@@ -16,36 +16,61 @@ struct LossFunctions {
     let targets: TargetTable
     let classes: Int
 
-    /// `loss_ce`: the sigmoid focal loss over every logit, positives at the matched targets' labels;
-    /// also returns, per query, 1 where its top class is not the last (for `cardinality_error`).
-    func labels(_ head: Head, _ pairs: Pairs, normalizer m: Double) -> (loss: Double, foreground: [UInt8]) {
-        let batch = head.logits.batch, queries = head.logits.queries
-        var targetClass = [Int64](repeating: -1, count: batch * queries)
-        for k in 0..<pairs.count {
-            targetClass[Int(pairs.image[k]) * queries + Int(pairs.query[k])] = targets.labels[Int(pairs.target[k])]
-        }
-        var focal = 0.0
-        var foreground = [UInt8](repeating: 0, count: batch * queries)
+    /// The focal label loss over every logit of the head with no positives (all targets 0), and per
+    /// query 1 where its top class is not the last (for `cardinality_error`).
+    func labels(_ head: Head) -> (negatives: Double, foreground: [UInt8]) {
         let l = head.logits
+        var focal = 0.0
+        var foreground = [UInt8](repeating: 0, count: l.batch * l.queries)
         if options.focalGamma == 2 {
-            dino_label_loss(Int64(batch), Int64(queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                            targetClass, options.focalAlpha, &focal, &foreground)
+            dino_label_loss(Int64(l.batch), Int64(l.queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
+                            options.focalAlpha, &focal, &foreground)
         } else {
-            dino_label_loss_gamma(Int64(batch), Int64(queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                                  targetClass, options.focalAlpha, options.focalGamma, &focal, &foreground)
+            dino_label_loss_gamma(Int64(l.batch), Int64(l.queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
+                                  options.focalAlpha, options.focalGamma, &focal, &foreground)
         }
-        return (focal / m, foreground)
+        return (focal, foreground)
     }
 
-    /// `class_error`: 100 − the percentage of pairs whose top class is the target's (100 with no pairs).
-    func classError(_ head: Head, _ pairs: Pairs) -> Double {
-        guard pairs.count > 0 else { return 100 }
-        let labels = pairs.target.map { targets.labels[Int($0)] }
-        let l = head.logits
+    /// Sums over the matched pairs of a head (the `pair_losses` kernel).
+    struct PairSums {
+        /// Σ focal(x_l, 1) − focal(x_l, 0): what the positives add to the label loss.
+        var positives = 0.0
+        /// Pairs whose query's top class is the target's label.
         var correct = 0.0
-        dino_matched_accuracy(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                              pairs.image, pairs.query, labels, &correct)
-        return 100 - 100 * correct / Double(pairs.count)
+        /// Σ L1 over all four, the center and the size coordinates; Σ (1 − GIoU).
+        var l1 = 0.0, xy = 0.0, hw = 0.0, giou = 0.0
+    }
+
+    /// What the pairs add to the label loss, their top-class hits and their box losses, summed.
+    func pairSums(_ head: Head, _ pairs: Pairs) -> PairSums {
+        var s = PairSums()
+        guard pairs.count > 0 else { return s }
+        let (l, b) = (head.logits, head.boxes)
+        if options.focalGamma == 2 {
+            dino_pair_losses(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
+                             b.base, Int64(b.imageStride), Int64(b.rowStride), pairs.image, pairs.query, pairs.target,
+                             targets.labels, targets.boxes, options.focalAlpha,
+                             &s.positives, &s.correct, &s.l1, &s.xy, &s.hw, &s.giou)
+        } else {
+            dino_pair_losses_gamma(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
+                                   b.base, Int64(b.imageStride), Int64(b.rowStride), pairs.image, pairs.query, pairs.target,
+                                   targets.labels, targets.boxes, options.focalAlpha, options.focalGamma,
+                                   &s.positives, &s.correct, &s.l1, &s.xy, &s.hw, &s.giou)
+        }
+        return s
+    }
+
+    /// `loss_ce`, `class_error` and the box losses of a head from its two kernels' sums, normalized by `m`.
+    func losses(labels: (negatives: Double, foreground: [UInt8]), pairs s: PairSums, count: Int, queries: Int,
+                normalizer m: Double, classError: Bool) -> HeadLosses {
+        var l = HeadLosses()
+        l.ce = (labels.negatives + s.positives) / m
+        l.cardinality = cardinality(labels.foreground, queries: queries)
+        // class_error: 100 − the percentage of pairs whose top class is the target's (100 with no pairs)
+        if classError { l.classError = count > 0 ? 100 - 100 * s.correct / Double(count) : 100 }
+        (l.bbox, l.xy, l.hw, l.giou) = (s.l1 / m, s.xy / m, s.hw / m, s.giou / m)
+        return l
     }
 
     /// `cardinality_error`: mean over images of |#{queries whose top class is not C − 1} − T_b|.
@@ -59,16 +84,6 @@ struct LossFunctions {
             sum += Double(abs(predicted - targets.counts[b]))
         }
         return sum / Double(batch)
-    }
-
-    /// `loss_bbox`, `loss_xy`, `loss_hw` and `loss_giou` over the pairs.
-    func boxes(_ head: Head, _ pairs: Pairs, normalizer m: Double) -> (bbox: Double, xy: Double, hw: Double, giou: Double) {
-        var l1 = 0.0, xy = 0.0, hw = 0.0, giou = 0.0
-        guard pairs.count > 0 else { return (0, 0, 0, 0) }
-        let b = head.boxes
-        dino_box_losses(Int64(pairs.count), b.base, Int64(b.imageStride), Int64(b.rowStride), pairs.image, pairs.query, pairs.target,
-                        targets.boxes, &l1, &xy, &hw, &giou)
-        return (l1 / m, xy / m, hw / m, giou / m)
     }
 
     /// `loss_mask` (focal, mean over pixels) and `loss_dice` of the paired masks.

@@ -6,16 +6,15 @@ import LossDSL
 /// | kernel | what |
 /// |---|---|
 /// | `match_cost` | HungarianMatcher's C[q, t] for one image: focal class + L1 + GIoU costs |
-/// | `label_loss` | focal label loss of a head and, per query, whether its top class is not the last |
-/// | `matched_accuracy` | matched pairs whose top class is the target's label (`class_error`) |
-/// | `box_losses` | L1, xy, hw and GIoU losses over matched pairs |
+/// | `label_loss` | focal label loss of a head with no positives and, per query, whether its top class is not the last |
+/// | `pair_losses` | over matched pairs: the focal loss's positives, top-class hits (`class_error`), L1, xy, hw and GIoU |
 /// | `mask_losses` | focal and dice mask losses with the bilinear resize fused in |
 /// | `focal_floor` | one pass of the focal term over all logits: the speed floor |
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
         [matchCost(gamma: nil), matchCost(gamma: "gamma"), labelLoss(gamma: nil), labelLoss(gamma: "gamma"),
-         matchedAccuracy, boxLosses, maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
+         pairLosses(gamma: nil), pairLosses(gamma: "gamma"), maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
     }
 
     /// The focusing exponent: the constant 2 (DINO's value, multiplied out) or a run-time parameter.
@@ -59,79 +58,67 @@ public enum DINOKernels {
 
     // MARK: - Label loss
 
-    /// The focal label loss of one head (DESIGN §2 `loss_ce`, before dividing by the normalizer) and,
-    /// for `cardinality_error`, whether each query's top class is not the last one (C − 1).
+    /// The focal label loss of one head over all its logits as if no query were matched (DESIGN §2
+    /// `loss_ce`, all targets 0, summed) and, for `cardinality_error`, whether each query's top class
+    /// is not the last one (C − 1). ``pairLosses(gamma:)`` adds what the matched queries change.
     ///
-    /// Σ_{b,q,c} focal(x, y) is computed as Σ_c focal(x, 0) over every logit plus, for a matched query,
-    /// focal(x_l, 1) − focal(x_l, 0) at its target class l: the same sum, and a pass over the logits
-    /// that needs nothing from the matching. The top class (first index on ties) is not C − 1 exactly
-    /// when some earlier class has a logit at least as large: a maximum, in the same pass.
+    /// The top class (first index on ties) is not C − 1 exactly when some earlier class has a logit at
+    /// least as large: a maximum, in the same pass over the logits.
     public static func labelLoss(gamma: String?) -> Kernel {
         let b = Axis("b", B), q = Axis("q", Q), c = Axis("c", C)
         let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
-        let targetClass = Tensor("target_class", .int64, [B, Q], doc: "matched target's label, or -1")
-        let g = gammaExpr(gamma)
-        let label = targetClass[b.i, q.i]
-        let matched = label >= 0
-        let x = logits.load([b.i, q.i, max(label, 0)], guardedBy: matched)
-        let negatives = sum(over: c, of: sigmoidFocalLoss(logit: logits[b.i, q.i, c.i], target: 0, alpha: alpha, gamma: g))
-        let positive = select(matched, sigmoidFocalLoss(logit: x, target: 1, alpha: alpha, gamma: g)
-                                  - sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: g), 0)
+        let negatives = sum(over: c, of: sigmoidFocalLoss(logit: logits[b.i, q.i, c.i], target: 0, alpha: alpha, gamma: gammaExpr(gamma)))
         let last: Expr = C.expr - Expr.int(1)
         let beforeLast: Expr = select(c.i < last, logits[b.i, q.i, c.i], Expr.constant(-Double.infinity))
         let earlierBest = max(over: c, of: beforeLast).named("largest logit before the last class")
         return Kernel(
             name: "label_loss" + suffix(gamma),
-            doc: "Sigmoid focal label loss of one head (summed, not normalized) and whether each query's top class is not the last.",
-            rows: [b, q], inputs: [logits, targetClass], parameters: ["alpha"] + gammaParameters(gamma),
+            doc: "Sigmoid focal label loss of one head with no positives (summed) and whether each query's top class is not the last.",
+            rows: [b, q], inputs: [logits], parameters: ["alpha"] + gammaParameters(gamma),
             outputs: [
-                .total(name: "focal", negatives + positive, doc: "Σ over b, q, c of the focal loss"),
+                .total(name: "focal", negatives, doc: "Σ over b, q, c of focal(x, 0)"),
                 .perRow(name: "foreground", .uint8, earlierBest >= logits[b.i, q.i, last],
                         doc: "1 where the first largest logit is not the last class's"),
             ])
     }
 
-    /// How many matched pairs have their target's label as the query's top class (first index on
-    /// ties), for `class_error`.
-    public static var matchedAccuracy: Kernel {
+    // MARK: - Matched pairs
+
+    /// What the matched (query, target) pairs of a head add (DESIGN §2, before dividing by the
+    /// normalizer): the change of the focal label loss at each target's class, focal(x_l, 1) −
+    /// focal(x_l, 0); whether the query's top class is the target's label (`class_error`); and the box
+    /// losses `loss_bbox`, `loss_xy`, `loss_hw`, `loss_giou`.
+    public static func pairLosses(gamma: String?) -> Kernel {
         let p = Axis("p", P), c = Axis("c", C)
         let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
-        let pairImage = Tensor("pair_image", .int64, [P], doc: "image of each pair")
-        let pairQuery = Tensor("pair_query", .int64, [P], doc: "query of each pair")
-        let pairLabel = Tensor("pair_label", .int64, [P], doc: "label of each pair's target")
-        let top = argmax(over: c, of: logits[pairImage[p.i], pairQuery[p.i], c.i]).named("top class")
-        return Kernel(
-            name: "matched_accuracy",
-            doc: "Number of matched pairs whose query's top class is the target's label.",
-            rows: [p], inputs: [logits, pairImage, pairQuery, pairLabel],
-            outputs: [.total(name: "correct", top.equals(pairLabel[p.i]).real, doc: "Σ over pairs of [top class = label]")],
-            schedule: Schedule(blockRows: 64, parallel: false))
-    }
-
-    // MARK: - Box losses
-
-    /// The box losses of a list of matched pairs (DESIGN §2 `loss_bbox`, `loss_xy`, `loss_hw`,
-    /// `loss_giou`, before dividing by the normalizer).
-    public static var boxLosses: Kernel {
-        let p = Axis("p", P)
         let boxes = Tensor("boxes", .float32, [B, Q, .fixed(4)], strided: true, doc: "the head's predicted boxes")
         let pairImage = Tensor("pair_image", .int64, [P], doc: "image of each pair")
         let pairQuery = Tensor("pair_query", .int64, [P], doc: "query of each pair")
-        let pairTarget = Tensor("pair_target", .int64, [P], doc: "target of each pair (index into target_boxes)")
-        let targetBoxes = Tensor("target_boxes", .float32, [.size("T"), .fixed(4)], doc: "all targets' boxes, cxcywh")
-        let predicted = BoxCXCYWH(boxes, pairImage[p.i], pairQuery[p.i])
+        let pairTarget = Tensor("pair_target", .int64, [P], doc: "target of each pair (index into labels and target_boxes)")
+        let labels = Tensor("labels", .int64, [T], doc: "all targets' labels")
+        let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "all targets' boxes, cxcywh")
+        let image = pairImage[p.i], query = pairQuery[p.i], label = labels[pairTarget[p.i]]
+        let x = logits[image, query, label]
+        let g = gammaExpr(gamma)
+        let positive = (sigmoidFocalLoss(logit: x, target: 1, alpha: alpha, gamma: g)
+                        - sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: g)).named("focal loss at the target's class")
+        let top = argmax(over: c, of: logits[image, query, c.i]).named("top class")
+        let predicted = BoxCXCYWH(boxes, image, query)
         let target = BoxCXCYWH(targetBoxes, pairTarget[p.i])
         return Kernel(
-            name: "box_losses",
-            doc: "L1 (all, center, size) and GIoU losses of matched pairs, summed.",
-            rows: [p], inputs: [boxes, pairImage, pairQuery, pairTarget, targetBoxes],
+            name: "pair_losses" + suffix(gamma),
+            doc: "What the matched pairs add to the focal label loss, how many have the right top class, and their box losses; summed.",
+            rows: [p], inputs: [logits, boxes, pairImage, pairQuery, pairTarget, labels, targetBoxes],
+            parameters: ["alpha"] + gammaParameters(gamma),
             outputs: [
+                .total(name: "focal", positive, doc: "Σ focal(x_l, 1) − focal(x_l, 0)"),
+                .total(name: "correct", top.equals(label).real, doc: "Σ [top class = label]"),
                 .total(name: "l1", l1(predicted, target), doc: "Σ L1 over cx, cy, w, h"),
                 .total(name: "l1_xy", l1Center(predicted, target), doc: "Σ L1 over cx, cy"),
                 .total(name: "l1_hw", l1Size(predicted, target), doc: "Σ L1 over w, h"),
                 .total(name: "giou", giouLoss(predicted, target), doc: "Σ (1 − GIoU)"),
             ],
-            precision: .float64, schedule: Schedule(blockRows: 64, parallel: false, vectorize: false))
+            precision: .float64, schedule: Schedule(blockRows: 64, parallel: false))
     }
 
     // MARK: - Mask losses

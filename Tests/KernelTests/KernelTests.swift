@@ -53,7 +53,6 @@ final class KernelTests: XCTestCase {
         var batch: Int, queries: Int, classes: Int
         var imageStride: Int, rowStride: Int
         var logits: [Float]
-        var targetClass: [Int64]
     }
 
     func makeLabelCase(_ random: inout TestRandom, batch: Int, queries: Int, classes: Int, ties: Bool = false) -> LabelCase {
@@ -70,19 +69,21 @@ final class KernelTests: XCTestCase {
                 logits[b * imageStride + q * rowStride + classes - 1] = 70
             } }
         }
-        let targetClass = (0..<batch * queries).map { _ in random.int(3) == 0 ? Int64(random.int(classes)) : -1 }
-        return LabelCase(batch: batch, queries: queries, classes: classes, imageStride: imageStride, rowStride: rowStride,
-                         logits: logits, targetClass: targetClass)
+        return LabelCase(batch: batch, queries: queries, classes: classes, imageStride: imageStride, rowStride: rowStride, logits: logits)
     }
 
-    func referenceLabelLoss(_ c: LabelCase, gamma: Double) -> (Double, [Int64]) {
+    func logit(_ c: LabelCase, _ b: Int, _ q: Int, _ k: Int) -> Double { Double(c.logits[b * c.imageStride + q * c.rowStride + k]) }
+
+    /// The reference focal sum with positives where `targetClass[b·Q + q]` says (−1: none), and each
+    /// query's top class (first index on ties).
+    func referenceLabelLoss(_ c: LabelCase, targetClass: [Int64]? = nil, gamma: Double) -> (Double, [Int64]) {
         var total = 0.0
         var argmax: [Int64] = []
         for b in 0..<c.batch { for q in 0..<c.queries {
             var best = -Double.infinity, bestIndex = 0
             for k in 0..<c.classes {
-                let x = Double(c.logits[b * c.imageStride + q * c.rowStride + k])
-                let y = c.targetClass[b * c.queries + q] == Int64(k) ? 1.0 : 0.0
+                let x = logit(c, b, q, k)
+                let y = targetClass?[b * c.queries + q] == Int64(k) ? 1.0 : 0.0
                 total += Reference.focal(x, y, alpha: alpha, gamma: gamma)
                 if x > best { best = x; bestIndex = k }
             }
@@ -91,92 +92,96 @@ final class KernelTests: XCTestCase {
         return (total, argmax)
     }
 
-    /// The reference's "top class is not the last" flags.
-    func referenceForeground(_ c: LabelCase) -> [Int64] {
-        referenceLabelLoss(c, gamma: 2).1.map { $0 != Int64(c.classes - 1) ? 1 : 0 }
-    }
-
-    /// The focal sum and, per query, whether its top class is not the last one.
+    /// The focal sum with no positives and, per query, whether its top class is not the last one.
     func runLabelLoss(_ c: LabelCase, gamma: Double?) -> (Double, [Int64]) {
         var focal = Double.nan
         var foreground = [UInt8](repeating: 7, count: c.batch * c.queries)
         if let gamma {
             dino_label_loss_gamma(Int64(c.batch), Int64(c.queries), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride),
-                                  c.targetClass, alpha, gamma, &focal, &foreground)
+                                  alpha, gamma, &focal, &foreground)
         } else {
             dino_label_loss(Int64(c.batch), Int64(c.queries), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride),
-                            c.targetClass, alpha, &focal, &foreground)
+                            alpha, &focal, &foreground)
         }
         return (focal, foreground.map(Int64.init))
     }
 
     func testLabelLossEqualsReference() {
         var random = TestRandom(seed: 2)
-        for (batch, queries, classes) in [(1, 1, 1), (1, 1, 91), (2, 7, 5), (3, 200, 91), (2, 33, 3)] {
+        for (batch, queries, classes) in [(1, 1, 1), (1, 1, 91), (2, 7, 5), (3, 200, 91), (2, 33, 3), (1, 9, 8), (1, 4, 17)] {
             let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes, ties: true)
             for gamma in [nil, 2.0, 0.5] {
                 let (focal, foreground) = runLabelLoss(c, gamma: gamma)
-                let (expected, _) = referenceLabelLoss(c, gamma: gamma ?? 2)
+                let (expected, argmax) = referenceLabelLoss(c, gamma: gamma ?? 2)
                 XCTAssertLessThanOrEqual(relativeError(focal, expected), 1e-5, "\(batch)×\(queries)×\(classes) γ \(String(describing: gamma))")
-                XCTAssertEqual(foreground, referenceForeground(c))
+                XCTAssertEqual(foreground, argmax.map { $0 != Int64(classes - 1) ? 1 : 0 })
             }
-        }
-    }
-
-    // MARK: matched_accuracy
-
-    func testMatchedAccuracyEqualsReference() {
-        var random = TestRandom(seed: 7)
-        for (batch, queries, classes, pairs) in [(1, 1, 1, 1), (2, 30, 5, 17), (3, 90, 91, 200), (2, 10, 4, 0)] {
-            let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes, ties: true)
-            let argmax = referenceLabelLoss(c, gamma: 2).1
-            let image = (0..<pairs).map { _ in Int64(random.int(batch)) }
-            let query = (0..<pairs).map { _ in Int64(random.int(queries)) }
-            // half the labels are the top class, the rest random
-            let label = (0..<pairs).map { k in
-                random.int(2) == 0 ? argmax[Int(image[k]) * queries + Int(query[k])] : Int64(random.int(classes))
-            }
-            var correct = Double.nan
-            dino_matched_accuracy(Int64(pairs), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride),
-                                  image, query, label, &correct)
-            let expected = (0..<pairs).filter { label[$0] == argmax[Int(image[$0]) * queries + Int(query[$0])] }.count
-            XCTAssertEqual(correct, Double(expected), "\(pairs) pairs over \(batch)×\(queries)×\(classes)")
         }
     }
 
     func testFocalFloorEqualsReference() {
         var random = TestRandom(seed: 3)
-        var c = makeLabelCase(&random, batch: 2, queries: 150, classes: 91)
-        c.targetClass = c.targetClass.map { _ in -1 }
+        let c = makeLabelCase(&random, batch: 2, queries: 150, classes: 91)
         var floor = Double.nan
         dino_focal_floor(2, 150, 91, c.logits, Int64(c.imageStride), Int64(c.rowStride), alpha, &floor)
         XCTAssertLessThanOrEqual(relativeError(floor, referenceLabelLoss(c, gamma: 2).0), 1e-5)
     }
 
-    // MARK: box_losses
+    // MARK: pair_losses
 
-    func testBoxLossesEqualReference() {
+    /// label_loss plus pair_losses gives the whole focal label loss; pair_losses also counts the pairs whose
+    /// top class is the label and sums the box losses.
+    func testPairLossesEqualReference() {
         var random = TestRandom(seed: 4)
-        for pairs in [0, 1, 5, 130] {
-            let batch = 2, queries = 40, imageStride = queries * 5 + 3
-            let boxes = (0..<batch * imageStride).map { _ in Float(random.uniform(0, 0.5)) }
+        for (batch, queries, classes, pairs) in [(1, 1, 1, 1), (2, 40, 5, 0), (2, 40, 91, 1), (2, 40, 91, 5), (3, 90, 91, 130)] {
+            let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes, ties: true)
+            let boxStride = 5, boxImageStride = queries * boxStride + 3
+            let boxes = (0..<batch * boxImageStride).map { _ in Float(random.uniform(0, 0.5)) }
             let targets = 50
             let targetBoxes: [Float] = (0..<targets).flatMap { _ -> [Float] in random.box() }
-            let image = (0..<pairs).map { _ in Int64(random.int(batch)) }
-            let query = (0..<pairs).map { _ in Int64(random.int(queries)) }
+            // distinct (image, query) for every pair, as a matching gives
+            var slots = Array(0..<(batch * queries))
+            for k in stride(from: slots.count - 1, to: 0, by: -1) { slots.swapAt(k, random.int(k + 1)) }
+            let chosen = Array(slots.prefix(pairs))
+            let image = chosen.map { Int64($0 / queries) }, query = chosen.map { Int64($0 % queries) }
             let target = (0..<pairs).map { _ in Int64(random.int(targets)) }
-            var l1 = Double.nan, xy = Double.nan, hw = Double.nan, giou = Double.nan
-            dino_box_losses(Int64(pairs), boxes, Int64(imageStride), 5, image, query, target, targetBoxes, &l1, &xy, &hw, &giou)
-            var e = (0.0, 0.0, 0.0, 0.0)
-            for k in 0..<pairs {
-                let base = Int(image[k]) * imageStride + Int(query[k]) * 5
-                let a = (0..<4).map { Double(boxes[base + $0]) }
-                let b = (0..<4).map { Double(targetBoxes[Int(target[k]) * 4 + $0]) }
-                e.0 += Reference.l1(a, b); e.1 += Reference.l1(a, b, 0..<2); e.2 += Reference.l1(a, b, 2..<4)
-                e.3 += 1 - Reference.giou(a, b)
-            }
-            for (got, want) in [(l1, e.0), (xy, e.1), (hw, e.2), (giou, e.3)] {
-                XCTAssertLessThanOrEqual(relativeError(got, want), 1e-9, "\(pairs) pairs")
+            let argmax = referenceLabelLoss(c, gamma: 2).1
+            // half the labels are the top class, the rest random
+            let labels = (0..<targets).map { _ in Int64(random.int(classes)) }
+            var pairLabels = labels
+            for k in 0..<pairs where random.int(2) == 0 { pairLabels[Int(target[k])] = argmax[chosen[k]] }
+            var targetClass = [Int64](repeating: -1, count: batch * queries)
+            for k in 0..<pairs { targetClass[chosen[k]] = pairLabels[Int(target[k])] }
+            for gamma in [nil, 1.5] {
+                var (focal, hits, l1, xy, hw, giou) = (Double.nan, Double.nan, Double.nan, Double.nan, Double.nan, Double.nan)
+                if let gamma {
+                    dino_pair_losses_gamma(Int64(pairs), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), boxes,
+                                           Int64(boxImageStride), Int64(boxStride), image, query, target, pairLabels, targetBoxes,
+                                           alpha, gamma, &focal, &hits, &l1, &xy, &hw, &giou)
+                } else {
+                    dino_pair_losses(Int64(pairs), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), boxes,
+                                     Int64(boxImageStride), Int64(boxStride), image, query, target, pairLabels, targetBoxes,
+                                     alpha, &focal, &hits, &l1, &xy, &hw, &giou)
+                }
+                let (negatives, _) = runLabelLoss(c, gamma: gamma)
+                let whole = referenceLabelLoss(c, targetClass: targetClass, gamma: gamma ?? 2).0
+                // The positives replace focal(x, 0) by focal(x, 1) at each pair's class: the error is relative to
+                // the terms involved (with a single logit of 50, the whole loss is ~1e-20 but focal(50, 0) ≈ 37).
+                let scale = Swift.max(Swift.abs(whole), referenceLabelLoss(c, gamma: gamma ?? 2).0)
+                XCTAssertLessThanOrEqual(Swift.abs(negatives + focal - whole) / scale, 1e-5, "focal, \(pairs) pairs")
+                let correct = (0..<pairs).filter { pairLabels[Int(target[$0])] == argmax[chosen[$0]] }.count
+                XCTAssertEqual(hits, Double(correct), "top-class hits, \(pairs) pairs")
+                var e = (0.0, 0.0, 0.0, 0.0)
+                for k in 0..<pairs {
+                    let base = Int(image[k]) * boxImageStride + Int(query[k]) * boxStride
+                    let a = (0..<4).map { Double(boxes[base + $0]) }
+                    let b = (0..<4).map { Double(targetBoxes[Int(target[k]) * 4 + $0]) }
+                    e.0 += Reference.l1(a, b); e.1 += Reference.l1(a, b, 0..<2); e.2 += Reference.l1(a, b, 2..<4)
+                    e.3 += 1 - Reference.giou(a, b)
+                }
+                for (got, want) in [(l1, e.0), (xy, e.1), (hw, e.2), (giou, e.3)] {
+                    XCTAssertLessThanOrEqual(relativeError(got, want), 1e-9, "boxes, \(pairs) pairs")
+                }
             }
         }
     }
