@@ -115,6 +115,7 @@ struct CRenderer {
         switch program.ops[id].kind {
         case .reduce(.sum, _): return "sum\(id)"
         case .reduce(.max, _): return "max\(id)"
+        case .reduce(.any, _): return "any\(id)"
         case .reduce(.argmax, _): return "argmax\(id)"
         case .load(let tensor, _): return "\(tensor)\(id)"
         default: return "v\(id)"
@@ -363,6 +364,7 @@ struct CRenderer {
             let title = kinds == [.max] ? "max" : kinds == [.sum] ? "Σ" : "Σ and max"
             return "/* \(title) over \(axes)\(what) */"
         case .argmax?: return "/* argmax over \(axes)\(what) */"
+        case .any?: return "/* any over \(axes)\(what) */"
         case nil: return "/* for each \(axes)\(what) */"
         }
     }
@@ -411,6 +413,14 @@ struct CRenderer {
                     let (_, key, _) = maxKey(t)
                     line("const \(cType(t)) \(name(member)) = \(key.map { "\($0)_value(\(name(member))_key)" } ?? "\(name(member))_key");")
                 }
+            }
+        case .any?:
+            // A scalar scan that stops at the first index where the condition holds.
+            let member = group.members[0]
+            let body = bodies[0]
+            line("int64_t \(name(member)) = 0;")
+            emitLoops(group.loops, roots: bodies, innermostPragma: nil) { r, _ in
+                r.line("if (\(r.operand(body, of: Op(kind: .select, operands: [], type: .int, scope: 0)))) { \(r.name(member)) = 1; break; }")
             }
         case .argmax?:
             // Two vectorizable passes instead of one branchy loop: the largest value, then the first index

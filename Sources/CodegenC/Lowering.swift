@@ -268,15 +268,17 @@ public struct Lowering {
         case .power(let a, let n):
             return power(lower(a, context), n)
         case .reduce(let reduction, let axes, let body):
-            precondition(reduction != .argmax || axes.count == 1, "argmax runs over one axis")
+            precondition((reduction != .argmax && reduction != .any) || axes.count == 1, "argmax and any run over one axis")
             let key = "\(context.enclosing)|" + axes.map { "\($0.name):\($0.extent)" }.joined(separator: ",")
             let group: Int
-            // Sums and maxima over the same axes share one loop; an argmax has a loop pair of its own.
-            if reduction != .argmax, let existing = sumGroups[key] {
+            // Sums and maxima over the same axes share one loop; an argmax (two passes) and an any (a
+            // scan that stops early) have loops of their own.
+            let shares = reduction == .sum || reduction == .max
+            if shares, let existing = sumGroups[key] {
                 group = existing
             } else {
                 group = newGroup(reduction, axes: axes, context: context)
-                if reduction != .argmax { sumGroups[key] = group }
+                if shares { sumGroups[key] = group }
             }
             var inner = context
             for (axis, loop) in zip(axes, program.groups[group].loops) { inner.loops[axis.name] = loop }
@@ -286,7 +288,7 @@ public struct Lowering {
             switch reduction {
             case .sum: type = .double
             case .max: type = program.ops[bodyId].type
-            case .argmax: type = .int
+            case .argmax, .any: type = .int
             }
             let id = add(.reduce(reduction, group: group), [bodyId], type, scope: context.enclosing)
             if !program.groups[group].members.contains(id) { program.groups[group].members.append(id) }

@@ -16,20 +16,25 @@ struct Matcher {
         guard count > 0, queries > 0 else { return CostMatrix(rows: count, cols: queries, values: values) }
         let first = targets.first[b]
         let o = options
+        // the image's predicted boxes coordinate by coordinate (cx[Q], cy[Q], w[Q], h[Q])
+        var columns = [Float](repeating: 0, count: 4 * queries)
+        let source = head.boxes.base + b * head.boxes.imageStride, stride = head.boxes.rowStride
+        columns.withUnsafeMutableBufferPointer { out in
+            for q in 0..<queries { for k in 0..<4 { out[k * queries + q] = source[q * stride + k] } }
+        }
         targets.labels.withUnsafeBufferPointer { labels in
             targets.boxes.withUnsafeBufferPointer { boxes in
                 values.withUnsafeMutableBufferPointer { cost in
                     let logits = head.logits.base + b * head.logits.imageStride
-                    let predicted = head.boxes.base + b * head.boxes.imageStride
                     let label = labels.baseAddress! + first
                     let target = boxes.baseAddress! + 4 * first
                     if o.focalGamma == 2 {
                         dino_match_cost(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride),
-                                        predicted, Int64(head.boxes.rowStride), label, target,
+                                        columns, label, target,
                                         o.focalAlpha, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
                     } else {
                         dino_match_cost_gamma(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride),
-                                              predicted, Int64(head.boxes.rowStride), label, target,
+                                              columns, label, target,
                                               o.focalAlpha, o.focalGamma, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
                     }
                 }

@@ -35,14 +35,15 @@ public enum DINOKernels {
     ///
     /// Fused: the Q×C focal tables upstream builds are never formed; each (t, q) gathers its one logit.
     /// Laid out T × Q (each target's row over the queries is one vectorized loop, and it is the row a
-    /// target bids from in the assignment), in float32 arithmetic as upstream computes it.
+    /// target bids from in the assignment), in float32 arithmetic as upstream computes it. The predicted
+    /// boxes come coordinate by coordinate, so that a vector of queries loads each coordinate at once.
     public static func matchCost(gamma: String?) -> Kernel {
         let q = Axis("q", Q), t = Axis("t", T)
         let logits = Tensor("logits", .float32, [Q, C], strided: true, doc: "the image's logits")
-        let boxes = Tensor("boxes", .float32, [Q, .fixed(4)], strided: true, doc: "predicted boxes, cxcywh")
+        let boxes = Tensor("boxes", .float32, [.fixed(4), Q], doc: "predicted boxes, coordinate by coordinate: cx[Q], cy[Q], w[Q], h[Q]")
         let labels = Tensor("labels", .int64, [T], doc: "target labels")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
-        let predicted = BoxCXCYWH(boxes, q.i)
+        let predicted = BoxCXCYWH(boxes[0, q.i], boxes[1, q.i], boxes[2, q.i], boxes[3, q.i])
         let target = BoxCXCYWH(targetBoxes, t.i)
         let classCost = focalMatchingCost(logit: logits[q.i, labels[t.i]], alpha: alpha, gamma: gammaExpr(gamma))
         let cost = parameter("cost_class") * classCost
@@ -63,21 +64,21 @@ public enum DINOKernels {
     /// is not the last one (C − 1). ``pairLosses(gamma:)`` adds what the matched queries change.
     ///
     /// The top class (first index on ties) is not C − 1 exactly when some earlier class has a logit at
-    /// least as large: a maximum, in the same pass over the logits.
+    /// least as large: a scan that usually stops after a class or two.
     public static func labelLoss(gamma: String?) -> Kernel {
         let b = Axis("b", B), q = Axis("q", Q), c = Axis("c", C)
         let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
         let negatives = sum(over: c, of: sigmoidFocalLoss(logit: logits[b.i, q.i, c.i], target: 0, alpha: alpha, gamma: gammaExpr(gamma)))
         let last: Expr = C.expr - Expr.int(1)
-        let beforeLast: Expr = select(c.i < last, logits[b.i, q.i, c.i], Expr.constant(-Double.infinity))
-        let earlierBest = max(over: c, of: beforeLast).named("largest logit before the last class")
+        let topIsNotLast = exists(over: c, (c.i < last) && (logits[b.i, q.i, c.i] >= logits[b.i, q.i, last]))
+            .named("an earlier class's logit at least the last one's")
         return Kernel(
             name: "label_loss" + suffix(gamma),
             doc: "Sigmoid focal label loss of one head with no positives (summed) and whether each query's top class is not the last.",
             rows: [b, q], inputs: [logits], parameters: ["alpha"] + gammaParameters(gamma),
             outputs: [
                 .total(name: "focal", negatives, doc: "Σ over b, q, c of focal(x, 0)"),
-                .perRow(name: "foreground", .uint8, earlierBest >= logits[b.i, q.i, last],
+                .perRow(name: "foreground", .uint8, topIsNotLast,
                         doc: "1 where the first largest logit is not the last class's"),
             ])
     }

@@ -78,6 +78,9 @@ public enum Reduction: String, Hashable, Sendable {
     case max
     /// The index along the (single) axis of the first maximum.
     case argmax
+    /// 1 if the body (a condition) holds anywhere along the (single) axis, else 0; the scan stops at
+    /// the first hit.
+    case any
 }
 
 // MARK: - Literals
@@ -179,5 +182,8 @@ public func sum(over axes: Axis..., of body: Expr) -> Expr { Expr(.reduce(.sum, 
 public func sum(over axes: [Axis], of body: Expr) -> Expr { Expr(.reduce(.sum, axes: axes, body: body)) }
 /// The largest value of `body` over the given axes (its values must be finite, or −∞).
 public func max(over axes: Axis..., of body: Expr) -> Expr { Expr(.reduce(.max, axes: axes, body: body)) }
+/// 1 if `condition` holds for some index along `axis`, else 0 (∃). The scan stops at the first
+/// index where it holds, so a condition that usually holds early costs a few steps, not a pass.
+public func exists(over axis: Axis, _ condition: Expr) -> Expr { Expr(.reduce(.any, axes: [axis], body: condition)) }
 /// The first index along `axis` where `body` is largest.
 public func argmax(over axis: Axis, of body: Expr) -> Expr { Expr(.reduce(.argmax, axes: [axis], body: body)) }

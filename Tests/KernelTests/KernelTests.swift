@@ -16,20 +16,21 @@ final class KernelTests: XCTestCase {
         for (queries, targets, classes) in [(1, 1, 1), (1, 7, 5), (37, 0, 3), (50, 13, 91), (300, 30, 91)] {
             let rowStride = classes + 3   // a window into a wider tensor
             let logits = (0..<queries * rowStride).map { _ in random.logit() }
-            let boxes: [Float] = (0..<queries).flatMap { _ -> [Float] in random.box() + [9, 9] }   // stride 6
+            let queryBoxes = (0..<queries).map { _ in random.box() }
+            let boxes: [Float] = (0..<4).flatMap { k in queryBoxes.map { $0[k] } }   // coordinate by coordinate
             let labels = (0..<targets).map { _ in Int64(random.int(classes)) }
             let targetBoxes: [Float] = (0..<targets).flatMap { _ -> [Float] in random.box() }
             var cost = [Double](repeating: .nan, count: queries * targets)
             for (gamma, useGamma) in [(2.0, false), (1.5, true)] {
                 if useGamma {
-                    dino_match_cost_gamma(Int64(targets), Int64(queries), logits, Int64(rowStride), boxes, 6, labels, targetBoxes,
+                    dino_match_cost_gamma(Int64(targets), Int64(queries), logits, Int64(rowStride), boxes, labels, targetBoxes,
                                           alpha, gamma, 2, 5, 2, &cost)
                 } else {
-                    dino_match_cost(Int64(targets), Int64(queries), logits, Int64(rowStride), boxes, 6, labels, targetBoxes,
+                    dino_match_cost(Int64(targets), Int64(queries), logits, Int64(rowStride), boxes, labels, targetBoxes,
                                     alpha, 2, 5, 2, &cost)
                 }
                 for q in 0..<queries {
-                    let box = (0..<4).map { Double(boxes[q * 6 + $0]) }
+                    let box = queryBoxes[q].map(Double.init)
                     for t in 0..<targets {
                         let target = (0..<4).map { Double(targetBoxes[t * 4 + $0]) }
                         let x = Double(logits[q * rowStride + Int(labels[t])])
