@@ -47,15 +47,16 @@ struct LossFunctions {
         var s = PairSums()
         guard pairs.count > 0 else { return s }
         let (l, b) = (head.logits, head.boxes)
+        let labelsQuery = pairs.labelsQuery(queries: l.queries)
         if options.focalGamma == 2 {
             dino_pair_losses(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
                              b.base, Int64(b.imageStride), Int64(b.rowStride), pairs.image, pairs.query, pairs.target,
-                             targets.labels, targets.boxes, options.focalAlpha,
+                             labelsQuery, targets.labels, targets.boxes, options.focalAlpha,
                              &s.positives, &s.correct, &s.l1, &s.xy, &s.hw, &s.giou)
         } else {
             dino_pair_losses_gamma(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
                                    b.base, Int64(b.imageStride), Int64(b.rowStride), pairs.image, pairs.query, pairs.target,
-                                   targets.labels, targets.boxes, options.focalAlpha, options.focalGamma,
+                                   labelsQuery, targets.labels, targets.boxes, options.focalAlpha, options.focalGamma,
                                    &s.positives, &s.correct, &s.l1, &s.xy, &s.hw, &s.giou)
         }
         return s

@@ -9,6 +9,16 @@ struct Pairs {
     /// Number of pairs.
     var count: Int { image.count }
 
+    /// 1 where the pair gives its query's label for the label loss: the last pair of its (image, query).
+    /// Only the minsum matcher pairs a query twice; upstream's `target_classes[idx] = labels` keeps the last.
+    func labelsQuery(queries: Int) -> [UInt8] {
+        var seen = Set<Int>(), marks = [UInt8](repeating: 0, count: count)
+        for k in stride(from: count - 1, through: 0, by: -1) where seen.insert(Int(image[k]) * queries + Int(query[k])).inserted {
+            marks[k] = 1
+        }
+        return marks
+    }
+
     mutating func append(image b: Int, query q: Int, target t: Int) {
         image.append(Int64(b))
         query.append(Int64(q))

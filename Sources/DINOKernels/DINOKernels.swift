@@ -89,6 +89,10 @@ public enum DINOKernels {
     /// normalizer): the change of the focal label loss at each target's class, focal(x_l, 1) −
     /// focal(x_l, 0); whether the query's top class is the target's label (`class_error`); and the box
     /// losses `loss_bbox`, `loss_xy`, `loss_hw`, `loss_giou`.
+    ///
+    /// A query that several pairs share (the minsum matcher allows it) has one positive class, the
+    /// last pair's label, as upstream's `target_classes[idx] = labels` gives: only pairs marked in
+    /// `pair_labels_query` add to the label loss; all count for the rest.
     public static func pairLosses(gamma: String?) -> Kernel {
         let p = Axis("p", P), c = Axis("c", C)
         let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
@@ -96,20 +100,22 @@ public enum DINOKernels {
         let pairImage = Tensor("pair_image", .int64, [P], doc: "image of each pair")
         let pairQuery = Tensor("pair_query", .int64, [P], doc: "query of each pair")
         let pairTarget = Tensor("pair_target", .int64, [P], doc: "target of each pair (index into labels and target_boxes)")
+        let pairLabelsQuery = Tensor("pair_labels_query", .uint8, [P], doc: "1 where the pair gives its query's label (its last pair)")
         let labels = Tensor("labels", .int64, [T], doc: "all targets' labels")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "all targets' boxes, cxcywh")
         let image = pairImage[p.i], query = pairQuery[p.i], label = labels[pairTarget[p.i]]
         let x = logits[image, query, label]
         let g = gammaExpr(gamma)
-        let positive = (sigmoidFocalLoss(logit: x, target: 1, alpha: alpha, gamma: g)
-                        - sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: g)).named("focal loss at the target's class")
+        let positive = select(pairLabelsQuery[p.i].notEquals(0),
+                              sigmoidFocalLoss(logit: x, target: 1, alpha: alpha, gamma: g)
+                                - sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: g), 0).named("focal loss at the target's class")
         let top = argmax(over: c, of: logits[image, query, c.i]).named("top class")
         let predicted = BoxCXCYWH(boxes, image, query)
         let target = BoxCXCYWH(targetBoxes, pairTarget[p.i])
         return Kernel(
             name: "pair_losses" + suffix(gamma),
             doc: "What the matched pairs add to the focal label loss, how many have the right top class, and their box losses; summed.",
-            rows: [p], inputs: [logits, boxes, pairImage, pairQuery, pairTarget, labels, targetBoxes],
+            rows: [p], inputs: [logits, boxes, pairImage, pairQuery, pairTarget, pairLabelsQuery, labels, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma),
             outputs: [
                 .total(name: "focal", positive, doc: "Σ focal(x_l, 1) − focal(x_l, 0)"),

@@ -153,15 +153,16 @@ final class KernelTests: XCTestCase {
             for k in 0..<pairs where random.int(2) == 0 { pairLabels[Int(target[k])] = argmax[chosen[k]] }
             var targetClass = [Int64](repeating: -1, count: batch * queries)
             for k in 0..<pairs { targetClass[chosen[k]] = pairLabels[Int(target[k])] }
+            let labelsQuery = [UInt8](repeating: 1, count: pairs)   // distinct queries: every pair gives its label
             for gamma in [nil, 1.5] {
                 var (focal, hits, l1, xy, hw, giou) = (Double.nan, Double.nan, Double.nan, Double.nan, Double.nan, Double.nan)
                 if let gamma {
                     dino_pair_losses_gamma(Int64(pairs), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), boxes,
-                                           Int64(boxImageStride), Int64(boxStride), image, query, target, pairLabels, targetBoxes,
+                                           Int64(boxImageStride), Int64(boxStride), image, query, target, labelsQuery, pairLabels, targetBoxes,
                                            alpha, gamma, &focal, &hits, &l1, &xy, &hw, &giou)
                 } else {
                     dino_pair_losses(Int64(pairs), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), boxes,
-                                     Int64(boxImageStride), Int64(boxStride), image, query, target, pairLabels, targetBoxes,
+                                     Int64(boxImageStride), Int64(boxStride), image, query, target, labelsQuery, pairLabels, targetBoxes,
                                      alpha, &focal, &hits, &l1, &xy, &hw, &giou)
                 }
                 let (negatives, _) = runLabelLoss(c, gamma: gamma)
@@ -185,6 +186,38 @@ final class KernelTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Pairs that share a query (the minsum matcher): only the pair marked in pair_labels_query gives the
+    /// query's positive class, but every pair counts for the box losses and the top-class hits.
+    func testSharedQueriesGiveOnePositive() {
+        var random = TestRandom(seed: 8)
+        let (batch, queries, classes) = (2, 6, 7)
+        let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes)
+        let boxes = (0..<batch * queries * 4).map { _ in Float(random.uniform(0.05, 0.5)) }
+        let targetBoxes: [Float] = (0..<5).flatMap { _ -> [Float] in random.box() }
+        let labels: [Int64] = [1, 1, 4, 6, 0]
+        // (image, query, target): query 2 of image 0 is shared by targets 0, 1 (same label) and 2 (another label)
+        let triples: [(Int64, Int64, Int64)] = [(0, 2, 0), (0, 2, 1), (0, 2, 2), (0, 5, 3), (1, 2, 4), (1, 3, 3)]
+        let image = triples.map(\.0), query = triples.map(\.1), target = triples.map(\.2)
+        let marks: [UInt8] = [0, 0, 1, 1, 1, 1]
+        var (focal, hits, l1, xy, hw, giou) = (Double.nan, Double.nan, Double.nan, Double.nan, Double.nan, Double.nan)
+        dino_pair_losses(Int64(triples.count), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), boxes,
+                         Int64(queries * 4), 4, image, query, target, marks, labels, targetBoxes, alpha,
+                         &focal, &hits, &l1, &xy, &hw, &giou)
+        var targetClass = [Int64](repeating: -1, count: batch * queries)
+        for (k, (b, q, t)) in triples.enumerated() where marks[k] == 1 { targetClass[Int(b) * queries + Int(q)] = labels[Int(t)] }
+        let whole = referenceLabelLoss(c, targetClass: targetClass, gamma: 2).0
+        let (negatives, _) = runLabelLoss(c, gamma: nil)
+        XCTAssertLessThanOrEqual(abs(negatives + focal - whole) / whole, 1e-5)
+        let argmax = referenceLabelLoss(c, gamma: 2).1
+        XCTAssertEqual(hits, Double(triples.filter { argmax[Int($0.0) * queries + Int($0.1)] == labels[Int($0.2)] }.count))
+        var expectedL1 = 0.0
+        for (b, q, t) in triples {
+            let a = (0..<4).map { Double(boxes[(Int(b) * queries + Int(q)) * 4 + $0]) }
+            expectedL1 += Reference.l1(a, (0..<4).map { Double(targetBoxes[Int(t) * 4 + $0]) })
+        }
+        XCTAssertLessThanOrEqual(relativeError(l1, expectedL1), 1e-9)
     }
 
     // MARK: mask_losses

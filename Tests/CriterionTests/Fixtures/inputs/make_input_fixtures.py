@@ -2,7 +2,7 @@
 """Writes the small input-model fixtures of InputTests.swift next to this script, and
 values.json: elements read back independently with NumPy, as float32, for the tests to compare.
 
-few_queries.safetensors is a copy of the conformance case of the same name (flattened layout, dn);
+../upstream/few_queries.safetensors is a copy of the conformance case of the same name (flattened layout, dn);
 this script only reads it. Run: python3 make_input_fixtures.py   (needs numpy)
 """
 import json
@@ -70,7 +70,7 @@ def main():
     out = {}
 
     # 1. few_queries (flattened, dn): read the copy of the conformance case.
-    d = read_safetensors(os.path.join(HERE, "few_queries.safetensors"))
+    d = read_safetensors(os.path.join(HERE, "..", "upstream", "few_queries.safetensors"))
     vals = []
     checks(vals, "final", "logits", d["pred_logits"], rng)
     checks(vals, "final", "boxes", d["pred_boxes"], rng)
