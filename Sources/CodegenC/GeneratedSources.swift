@@ -104,6 +104,45 @@ public struct GeneratedSources: Equatable, Sendable {
         ("dg_max_f64", "static inline double dg_max_f64(double a, double b) { return a > b ? a : b; }"),
         ("dg_min_i64", "static inline int64_t dg_min_i64(int64_t a, int64_t b) { return a < b ? a : b; }"),
         ("dg_max_i64", "static inline int64_t dg_max_i64(int64_t a, int64_t b) { return a > b ? a : b; }"),
+        ("dg_expf", """
+            /* e^x in float32: Cody–Waite reduction x = n·ln 2 + r and Cephes' degree-6 polynomial (about 1 ulp).
+               Plain arithmetic, so that it vectorizes and pipelines inside the loop that uses it. */
+            static inline float dg_expf(float x)
+            {
+                x = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
+                const float n = rintf(x * 1.44269504088896341f);   /* to nearest: the default rounding mode */
+                float r = __builtin_fmaf(n, -0.693359375f, x);
+                r = __builtin_fmaf(n, 2.12194440e-4f, r);
+                float p = 1.9875691500e-4f;
+                p = __builtin_fmaf(p, r, 1.3981999507e-3f);
+                p = __builtin_fmaf(p, r, 8.3334519073e-3f);
+                p = __builtin_fmaf(p, r, 4.1665795894e-2f);
+                p = __builtin_fmaf(p, r, 1.6666665459e-1f);
+                p = __builtin_fmaf(p, r, 5.0000001201e-1f);
+                const float y = __builtin_fmaf(p, r * r, r) + 1.0f;
+                const int32_t bits = ((int32_t)n + 127) << 23;
+                float scale;
+                memcpy(&scale, &bits, 4);
+                return y * scale;
+            }
+            """),
+        ("dg_log1pf_unit", """
+            /* log(1 + u) for u in [0, 1]: u times a degree-8 polynomial fitted on that interval (relative error
+               below 2e-7), with no range reduction. */
+            static inline float dg_log1pf_unit(float u)
+            {
+                float p = 5.232710856944323e-3f;
+                p = __builtin_fmaf(p, u, -2.950531430542469e-2f);
+                p = __builtin_fmaf(p, u, 7.822608947753906e-2f);
+                p = __builtin_fmaf(p, u, -1.3663259148597717e-1f);
+                p = __builtin_fmaf(p, u, 1.910601407289505e-1f);
+                p = __builtin_fmaf(p, u, -2.4842984974384308e-1f);
+                p = __builtin_fmaf(p, u, 3.331909775733948e-1f);
+                p = __builtin_fmaf(p, u, -4.999949336051941e-1f);
+                p = __builtin_fmaf(p, u, 9.999999403953552e-1f);
+                return u * p;
+            }
+            """),
         ("dg_order_f32", """
             /* An integer with the order of the float (for finite values): integer max reductions vectorize. */
             static inline int32_t dg_order_f32(float v) { int32_t b; memcpy(&b, &v, 4); return b ^ ((b >> 31) & 0x7fffffff); }

@@ -110,7 +110,7 @@ public struct Lowering {
         var a = a0
         let type = program.ops[a].type
         switch op {
-        case .exp, .log, .log1p, .sqrt, .floor:
+        case .exp, .log, .log1p, .log1pUnit, .sqrt, .floor:
             if type == .int { a = unary(.toReal, a) }
         default: break
         }
@@ -119,7 +119,7 @@ public struct Lowering {
             case .negate: return constant(-c, integer: isInteger(a))
             case .exp: return constant(foldExp(c), integer: false)
             case .log: return constant(foldLog(c), integer: false)
-            case .log1p: return constant(foldLog1p(c), integer: false)
+            case .log1p, .log1pUnit: return constant(foldLog1p(c), integer: false)
             case .abs: return constant(Swift.abs(c), integer: isInteger(a))
             case .floor: return constant(c.rounded(.down), integer: false)
             case .sqrt: return constant(c.squareRoot(), integer: false)

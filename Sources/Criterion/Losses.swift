@@ -20,15 +20,15 @@ struct LossFunctions {
     /// query 1 where its top class is not the last (for `cardinality_error`).
     func labels(_ head: Head) -> (negatives: Double, foreground: [UInt8]) {
         let l = head.logits
+        let (n, segments) = l.segments
         var focal = 0.0
-        var foreground = [UInt8](repeating: 0, count: l.batch * l.queries)
         if options.focalGamma == 2 {
-            dino_label_loss(Int64(l.batch), Int64(l.queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                            options.focalAlpha, &focal, &foreground)
+            dino_label_loss(Int64(l.batch), segments, n, l.base, Int64(l.imageStride), options.focalAlpha, &focal)
         } else {
-            dino_label_loss_gamma(Int64(l.batch), Int64(l.queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                                  options.focalAlpha, options.focalGamma, &focal, &foreground)
+            dino_label_loss_gamma(Int64(l.batch), segments, n, l.base, Int64(l.imageStride), options.focalAlpha, options.focalGamma, &focal)
         }
+        var foreground = [UInt8](repeating: 0, count: l.batch * l.queries)
+        dino_foreground(Int64(l.batch), Int64(l.queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride), &foreground)
         return (focal, foreground)
     }
 

@@ -6,14 +6,15 @@ import LossDSL
 /// | kernel | what |
 /// |---|---|
 /// | `match_cost` | HungarianMatcher's C[q, t] for one image: focal class + L1 + GIoU costs |
-/// | `label_loss` | focal label loss of a head with no positives and, per query, whether its top class is not the last |
+/// | `label_loss` | focal label loss of a head with no positives, in one flat pass over the logits |
+/// | `foreground` | per query, whether its top class is not the last (`cardinality_error`) |
 /// | `pair_losses` | over matched pairs: the focal loss's positives, top-class hits (`class_error`), L1, xy, hw and GIoU |
 /// | `mask_losses` | focal and dice mask losses with the bilinear resize fused in |
 /// | `focal_floor` | one pass of the focal term over all logits: the speed floor |
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
-        [matchCost(gamma: nil), matchCost(gamma: "gamma"), labelLoss(gamma: nil), labelLoss(gamma: "gamma"),
+        [matchCost(gamma: nil), matchCost(gamma: "gamma"), labelLoss(gamma: nil), labelLoss(gamma: "gamma"), foreground,
          pairLosses(gamma: nil), pairLosses(gamma: "gamma"), maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
     }
 
@@ -59,28 +60,49 @@ public enum DINOKernels {
 
     // MARK: - Label loss
 
+    /// Logits per image are processed as one flat run of N = Q·C values (a head's queries are
+    /// contiguous), cut into segments of this many logits: long vector loops, and rows enough for
+    /// every thread, whatever B is.
+    public static let segmentLength = 2048
+
+    /// The flat view shared by `label_loss` and `focal_floor`: rows (b, s) over images and segments,
+    /// the inner axis k over a segment (the last one shorter), and the logit at (b, s, k).
+    static func flatLogits() -> (rows: [Axis], k: Axis, logits: Tensor, x: Expr) {
+        let n = Extent.size("N"), length = Expr.int(segmentLength)
+        let b = Axis("b", B), s = Axis("s", .size("S"))
+        let k = Axis("k", .expression(min(length, n.expr - s.i * length)))
+        let logits = Tensor("logits", .float32, [B, n], strided: true, doc: "the head's logits, each image's Q·C in a row")
+        return ([b, s], k, logits, logits[b.i, s.i * length + k.i])
+    }
+
     /// The focal label loss of one head over all its logits as if no query were matched (DESIGN §2
-    /// `loss_ce`, all targets 0, summed) and, for `cardinality_error`, whether each query's top class
-    /// is not the last one (C − 1). ``pairLosses(gamma:)`` adds what the matched queries change.
-    ///
-    /// The top class (first index on ties) is not C − 1 exactly when some earlier class has a logit at
-    /// least as large: a scan that usually stops after a class or two.
+    /// `loss_ce`, all targets 0, summed). ``pairLosses(gamma:)`` adds what the matched queries change.
     public static func labelLoss(gamma: String?) -> Kernel {
+        let (rows, k, logits, x) = flatLogits()
+        return Kernel(
+            name: "label_loss" + suffix(gamma),
+            doc: "Sigmoid focal label loss of one head with no positives, summed over every logit (images cut into segments of \(segmentLength)).",
+            rows: rows, inputs: [logits], parameters: ["alpha"] + gammaParameters(gamma),
+            outputs: [.total(name: "focal", sum(over: k, of: sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: gammaExpr(gamma))),
+                             doc: "Σ over b, q, c of focal(x, 0)")],
+            schedule: Schedule(blockRows: 1))
+    }
+
+    /// For `cardinality_error`: whether each query's top class (first index on ties) is not the last
+    /// one (C − 1), which holds exactly when some earlier class has a logit at least as large — a
+    /// scan that usually stops after a class or two.
+    public static var foreground: Kernel {
         let b = Axis("b", B), q = Axis("q", Q), c = Axis("c", C)
         let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
-        let negatives = sum(over: c, of: sigmoidFocalLoss(logit: logits[b.i, q.i, c.i], target: 0, alpha: alpha, gamma: gammaExpr(gamma)))
         let last: Expr = C.expr - Expr.int(1)
         let topIsNotLast = exists(over: c, (c.i < last) && (logits[b.i, q.i, c.i] >= logits[b.i, q.i, last]))
             .named("an earlier class's logit at least the last one's")
         return Kernel(
-            name: "label_loss" + suffix(gamma),
-            doc: "Sigmoid focal label loss of one head with no positives (summed) and whether each query's top class is not the last.",
-            rows: [b, q], inputs: [logits], parameters: ["alpha"] + gammaParameters(gamma),
-            outputs: [
-                .total(name: "focal", negatives, doc: "Σ over b, q, c of focal(x, 0)"),
-                .perRow(name: "foreground", .uint8, topIsNotLast,
-                        doc: "1 where the first largest logit is not the last class's"),
-            ])
+            name: "foreground",
+            doc: "Whether each query's top class is not the last class.",
+            rows: [b, q], inputs: [logits],
+            outputs: [.perRow(name: "foreground", .uint8, topIsNotLast, doc: "1 where the first largest logit is not the last class's")],
+            schedule: Schedule(blockRows: 64))
     }
 
     // MARK: - Matched pairs
@@ -174,16 +196,16 @@ public enum DINOKernels {
 
     // MARK: - The floor
 
-    /// Σ focal(x, 0) over every logit of a head: the least any label loss must do, timed by
-    /// `dino-gen bench` as the hardware floor.
+    /// Σ focal(x, 0) over every logit of a head, in the same flat pass as `label_loss`: the least any
+    /// label loss must do, timed by `dino-gen bench` as the hardware floor.
     public static var focalFloor: Kernel {
-        let b = Axis("b", B), q = Axis("q", Q), c = Axis("c", C)
-        let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
+        let (rows, k, logits, x) = flatLogits()
         return Kernel(
             name: "focal_floor",
             doc: "One vectorized pass of the focal term (no positives) over all logits: the speed floor.",
-            rows: [b, q], inputs: [logits], parameters: ["alpha"],
-            outputs: [.total(name: "focal", sum(over: c, of: sigmoidFocalLoss(logit: logits[b.i, q.i, c.i], target: 0, alpha: alpha, gamma: 2)),
-                             doc: "Σ over b, q, c of focal(x, 0)")])
+            rows: rows, inputs: [logits], parameters: ["alpha"],
+            outputs: [.total(name: "focal", sum(over: k, of: sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: 2)),
+                             doc: "Σ over b, q, c of focal(x, 0)")],
+            schedule: Schedule(blockRows: 1))
     }
 }

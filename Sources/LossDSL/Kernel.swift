@@ -6,6 +6,9 @@ public enum Extent: Hashable, Sendable {
     case fixed(Int)
     /// The product of two extents (for dense strides).
     indirect case product(Extent, Extent)
+    /// Any integer expression, which may depend on the enclosing loops' indices (for an inner axis
+    /// whose length varies from row to row, such as the last, shorter segment of a split axis).
+    case expression(Expr)
 
     /// The extent as an integer expression.
     public var expr: Expr {
@@ -13,6 +16,7 @@ public enum Extent: Hashable, Sendable {
         case .size(let name): return Expr(.size(name))
         case .fixed(let n): return Expr(.integer(n))
         case .product(let a, let b): return Expr(.binary(.multiply, a.expr, b.expr))
+        case .expression(let e): return e
         }
     }
 }
@@ -117,12 +121,16 @@ public struct Schedule: Hashable, Sendable {
     public var vectorize: Bool
     /// Lanes per vector (`simdlen`); nil: a 256-bit vector of the kernel's real type (8 floats or 4 doubles).
     public var vectorWidth: Int?
+    /// Vector iterations in flight per step of an inner loop (`interleave_count`): enough independent
+    /// work to hide the latency of the math inside, such as the polynomial of an exp.
+    public var interleave: Int
     /// A schedule.
-    public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true, vectorWidth: Int? = nil) {
+    public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true, vectorWidth: Int? = nil, interleave: Int = 4) {
         self.blockRows = blockRows
         self.parallel = parallel
         self.vectorize = vectorize
         self.vectorWidth = vectorWidth
+        self.interleave = interleave
     }
 }
 

@@ -1,3 +1,4 @@
+import DINOKernels
 import DINOKernelsC
 import XCTest
 
@@ -56,8 +57,9 @@ final class KernelTests: XCTestCase {
         var logits: [Float]
     }
 
+    /// Random logits; queries are contiguous (the flat pass of label_loss needs it), images are apart.
     func makeLabelCase(_ random: inout TestRandom, batch: Int, queries: Int, classes: Int, ties: Bool = false) -> LabelCase {
-        let rowStride = classes + 2, imageStride = queries * rowStride + 5
+        let rowStride = classes, imageStride = queries * rowStride + 5
         var logits = (0..<batch * imageStride).map { _ in random.logit() }
         if ties {
             // rows whose maximum appears twice (the top class is the first of them), and rows whose
@@ -96,20 +98,22 @@ final class KernelTests: XCTestCase {
     /// The focal sum with no positives and, per query, whether its top class is not the last one.
     func runLabelLoss(_ c: LabelCase, gamma: Double?) -> (Double, [Int64]) {
         var focal = Double.nan
-        var foreground = [UInt8](repeating: 7, count: c.batch * c.queries)
+        let n = c.queries * c.classes, segments = (n + DINOKernels.segmentLength - 1) / DINOKernels.segmentLength
         if let gamma {
-            dino_label_loss_gamma(Int64(c.batch), Int64(c.queries), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride),
-                                  alpha, gamma, &focal, &foreground)
+            dino_label_loss_gamma(Int64(c.batch), Int64(segments), Int64(n), c.logits, Int64(c.imageStride), alpha, gamma, &focal)
         } else {
-            dino_label_loss(Int64(c.batch), Int64(c.queries), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride),
-                            alpha, &focal, &foreground)
+            dino_label_loss(Int64(c.batch), Int64(segments), Int64(n), c.logits, Int64(c.imageStride), alpha, &focal)
         }
+        var foreground = [UInt8](repeating: 7, count: c.batch * c.queries)
+        dino_foreground(Int64(c.batch), Int64(c.queries), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), &foreground)
         return (focal, foreground.map(Int64.init))
     }
 
     func testLabelLossEqualsReference() {
         var random = TestRandom(seed: 2)
-        for (batch, queries, classes) in [(1, 1, 1), (1, 1, 91), (2, 7, 5), (3, 200, 91), (2, 33, 3), (1, 9, 8), (1, 4, 17)] {
+        // sizes around the segment length (2048) and the vector width, and one of several segments per image
+        for (batch, queries, classes) in [(1, 1, 1), (1, 1, 91), (2, 7, 5), (3, 200, 91), (2, 33, 3), (1, 9, 8), (1, 4, 17),
+                                          (1, 1, 2048), (2, 1, 2049), (1, 3, 2047), (2, 45, 91)] {
             let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes, ties: true)
             for gamma in [nil, 2.0, 0.5] {
                 let (focal, foreground) = runLabelLoss(c, gamma: gamma)
@@ -124,7 +128,8 @@ final class KernelTests: XCTestCase {
         var random = TestRandom(seed: 3)
         let c = makeLabelCase(&random, batch: 2, queries: 150, classes: 91)
         var floor = Double.nan
-        dino_focal_floor(2, 150, 91, c.logits, Int64(c.imageStride), Int64(c.rowStride), alpha, &floor)
+        let n = 150 * 91, segments = (n + DINOKernels.segmentLength - 1) / DINOKernels.segmentLength
+        dino_focal_floor(2, Int64(segments), Int64(n), c.logits, Int64(c.imageStride), alpha, &floor)
         XCTAssertLessThanOrEqual(relativeError(floor, referenceLabelLoss(c, gamma: 2).0), 1e-5)
     }
 
