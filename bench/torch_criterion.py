@@ -26,13 +26,13 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 try:
+    import numpy as np
     import torch
     import torch.nn.functional as F
     TORCH_ERROR = None
 except Exception as error:  # ImportError, or a broken install that fails while loading its libraries
+    np = None
     torch = None
     F = None
     TORCH_ERROR = error
@@ -217,9 +217,9 @@ def read_batch(path, dtype=None):
     tree = _nest(path, _read_tensors(path))
     known = {'pred_logits', 'pred_boxes', 'aux_outputs', 'interm_outputs', 'enc_outputs', 'dn_meta', 'pred_masks',
              'targets', 'outputs_class', 'outputs_coord'}
-    unknown = sorted(set(tree) - known)
-    if unknown:
-        raise InputError(f'{path}: unknown tensor name(s) {unknown[:4]} (see DESIGN §3 for the names)')
+    # other entries of DINO's outputs dict (interm_outputs_for_matching_pre, …) are not read by
+    # SetCriterion, so they are ignored here, as upstream and dino-gen ignore them
+    tree = {k: v for k, v in tree.items() if k in known}
 
     dn_meta = None
     pad_size = 0
@@ -505,15 +505,18 @@ def loss_labels(outputs, targets, indices, num_boxes, opts, log=True):
                                  gamma=opts.focal_gamma) * src_logits.shape[1]
     losses = {'loss_ce': loss_ce}
     if log:
-        matched = src_logits[idx]
-        if target_classes_o.numel() == 0:
-            accuracy = torch.zeros([])
-        else:
-            _, pred = matched.topk(1, 1, True, True)
-            correct = pred.t().eq(target_classes_o.view(1, -1))
-            accuracy = correct[:1].reshape(-1).float().sum(0).mul_(100.0 / target_classes_o.numel())
-        losses['class_error'] = 100 - accuracy
+        losses['class_error'] = 100 - _accuracy(src_logits[idx], target_classes_o)
     return losses
+
+
+def _accuracy(matched, target_classes_o):
+    """util/misc.py accuracy (top-1), without autograd as upstream's."""
+    with torch.no_grad():
+        if target_classes_o.numel() == 0:
+            return torch.zeros([])
+        _, pred = matched.topk(1, 1, True, True)
+        correct = pred.t().eq(target_classes_o.view(1, -1))
+        return correct[:1].reshape(-1).float().sum(0).mul_(100.0 / target_classes_o.numel())
 
 
 def loss_cardinality(outputs, targets, indices, num_boxes, opts):
@@ -597,6 +600,7 @@ def set_criterion(outputs, targets, opts, timer=None):
         scalar = dn_meta['num_dn_group']
         single_pad = dn_meta['pad_size'] // scalar
         dn_pos_idx = []
+        dn_neg_idx = []  # upstream builds the negative-half pairs too (and never uses them): the same work here
         for t in targets:
             n = len(t['labels'])
             if n > 0:
@@ -606,6 +610,7 @@ def set_criterion(outputs, targets, opts, timer=None):
             else:
                 output_idx = tgt_idx = torch.zeros(0, dtype=torch.int64)
             dn_pos_idx.append((output_idx, tgt_idx))
+            dn_neg_idx.append((output_idx + single_pad // 2, tgt_idx))
         l_dict = {}
         for loss in losses_used:
             if loss == 'masks':
@@ -800,7 +805,7 @@ def time_criterion(path, repeat=10, threads=1, opts=None, warmup=1, grad=False):
         timer = Timer()
         start = time.perf_counter()
         _, total, _ = criterion(outputs, targets, opts, timer)
-        float(total)
+        float(total.detach())
         seconds = time.perf_counter() - start
         if k >= warmup:
             totals.append(seconds)
@@ -835,7 +840,7 @@ def main(argv=None):
     if args.repeat < 1 or args.threads < 1 or args.warmup < 0:
         ap.error('--repeat and --threads must be at least 1, --warmup at least 0')
     if torch is None:
-        print(f'torch is not importable ({TORCH_ERROR}); see bench/README.md for the install commands', file=sys.stderr)
+        print(f'torch is not importable ({TORCH_ERROR}); pip install torch --index-url https://download.pytorch.org/whl/cpu (see README.md, Benchmarks)', file=sys.stderr)
         return 3
     if _scipy_lsa is None:
         print(f'scipy is not importable ({SCIPY_ERROR}): pip install scipy', file=sys.stderr)
