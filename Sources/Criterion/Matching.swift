@@ -12,33 +12,32 @@ struct Matcher {
     /// target's row is what it bids from in the assignment).
     func costMatrix(_ head: Head, image b: Int) -> CostMatrix {
         let queries = head.logits.queries, count = targets.counts[b]
-        var values = [Double](repeating: 0, count: queries * count)
-        guard count > 0, queries > 0 else { return CostMatrix(rows: count, cols: queries, values: values) }
+        guard count > 0, queries > 0 else { return CostMatrix(rows: count, cols: queries, values: []) }
         let first = targets.first[b]
         let o = options
         // the image's predicted boxes coordinate by coordinate (cx[Q], cy[Q], w[Q], h[Q])
-        var columns = [Float](repeating: 0, count: 4 * queries)
         let source = head.boxes.base + b * head.boxes.imageStride, stride = head.boxes.rowStride
-        columns.withUnsafeMutableBufferPointer { out in
+        let columns = [Float](unsafeUninitializedCapacity: 4 * queries) { out, initialized in
             for q in 0..<queries { for k in 0..<4 { out[k * queries + q] = source[q * stride + k] } }
+            initialized = 4 * queries
         }
-        targets.labels.withUnsafeBufferPointer { labels in
-            targets.boxes.withUnsafeBufferPointer { boxes in
-                values.withUnsafeMutableBufferPointer { cost in
-                    let logits = head.logits.base + b * head.logits.imageStride
+        // every entry is written by the kernel
+        let values = [Double](unsafeUninitializedCapacity: queries * count) { cost, initialized in
+            let logits = head.logits.base + b * head.logits.imageStride
+            targets.labels.withUnsafeBufferPointer { labels in
+                targets.boxes.withUnsafeBufferPointer { boxes in
                     let label = labels.baseAddress! + first
                     let target = boxes.baseAddress! + 4 * first
                     if o.focalGamma == 2 {
-                        dino_match_cost(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride),
-                                        columns, label, target,
+                        dino_match_cost(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride), columns, label, target,
                                         o.focalAlpha, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
                     } else {
-                        dino_match_cost_gamma(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride),
-                                              columns, label, target,
+                        dino_match_cost_gamma(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride), columns, label, target,
                                               o.focalAlpha, o.focalGamma, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
                     }
                 }
             }
+            initialized = queries * count
         }
         return CostMatrix(rows: count, cols: queries, values: values)
     }
