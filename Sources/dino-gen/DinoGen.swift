@@ -17,7 +17,7 @@ struct DinoGen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dino-gen",
         abstract: "DINO's training criterion (matching, focal, box, denoising, auxiliary and mask losses) on the CPU.",
-        subcommands: [Eval.self, Emit.self],
+        subcommands: [Eval.self, Emit.self, Assign.self, BenchAssign.self],
         defaultSubcommand: Eval.self
     )
 
