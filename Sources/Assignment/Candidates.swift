@@ -1,0 +1,278 @@
+/// Builds the restricted problems of ``Solver`` from the caller's matrix: which edges each bidder keeps.
+enum Candidates {
+    /// Checks every entry (NaN and −∞ are errors, reported at the first one in memory order) and
+    /// returns max − min over the finite entries (0 when there are none).
+    static func validate(_ o: Orientation) throws -> Double {
+        let total = o.rows * o.cols
+        let a = o.costs
+        var low = Double.infinity, high = -Double.infinity
+        var k = 0
+        while k < total {
+            let v = a[k]
+            if !(v > -.infinity) {
+                throw AssignmentError.invalidEntry(row: k / o.cols, col: k % o.cols, value: v)
+            }
+            if v < low { low = v }
+            if v > high && v < .infinity { high = v }
+            k &+= 1
+        }
+        return high >= low ? high - low : 0
+    }
+
+    /// Validates every entry and keeps each bidder's `k` cheapest finite costs (the lower object
+    /// first among equal costs) in one pass over the matrix in memory order. When `truncated`, the
+    /// problem records for each bidder a lower bound of the costs it left out (its k-th cheapest; +∞
+    /// when it kept all its finite costs). Throws `infeasible` when a bidder has no finite cost.
+    static func cheapest(_ o: Orientation, k: Int, truncated: Bool, arena: Arena) throws -> Problem {
+        let n = o.bidders, m = o.objects
+        let slotCost = arena.uninitialized(n * k, of: Double.self)
+        let slotObject = arena.uninitialized(n * k, of: Int32.self)
+        let filled = arena.make(n, Int32(0))
+        let bound = arena.make(n, Double.infinity)
+        let a = o.costs
+
+        /// Inserts (v, j) into bidder i's sorted slots; v is below the bidder's bound.
+        @inline(__always) func insert(_ i: Int, _ v: Double, _ j: Int) {
+            let base = i &* k
+            var position: Int
+            let c = Int(filled[i])
+            if c < k {
+                position = c
+                filled[i] = Int32(c + 1)
+            } else {
+                position = k - 1
+            }
+            let slots = slotCost + base, objects = slotObject + base
+            while position > 0 && slots[position &- 1] > v {
+                slots[position] = slots[position &- 1]
+                objects[position] = objects[position &- 1]
+                position &-= 1
+            }
+            slots[position] = v
+            objects[position] = Int32(truncatingIfNeeded: j)
+            if Int(filled[i]) == k { bound[i] = slots[k &- 1] }
+        }
+
+        if o.transposed {
+            // Memory rows are objects, each with one cost per bidder. Blocks of four rows are compared
+            // four costs at a time with four copies of the bounds laid end to end (`tiled`), so that
+            // one test covers four costs whatever n is; a hit goes to the slow path.
+            let tiled = arena.make(4 * n, Double.infinity)
+            @inline(__always) func slow(_ j: Int, _ i: Int, _ v: Double) throws {
+                if !(v > -.infinity) { throw o.invalid(i, j, v) }
+                insert(i, v, j)
+                let b = bound[i]
+                tiled[i] = b; tiled[n &+ i] = b; tiled[2 &* n &+ i] = b; tiled[3 &* n &+ i] = b
+            }
+            let width = 4 * n
+            var j = 0
+            while j &+ 4 <= m {
+                let block = a + j &* n
+                var c = 0
+                while c < width {
+                    let v = UnsafeRawPointer(block + c).loadUnaligned(as: SIMD4<Double>.self)
+                    let b = UnsafeRawPointer(tiled + c).loadUnaligned(as: SIMD4<Double>.self)
+                    // False for NaN and −∞ too, so one comparison guards the rare path.
+                    if any(.!(v .>= b)) {
+                        for t in c..<(c &+ 4) {
+                            let x = block[t]
+                            if !(x >= tiled[t]) { try slow(j &+ t / n, t % n, x) }
+                        }
+                    }
+                    c &+= 4
+                }
+                j &+= 4
+            }
+            while j < m {
+                let row = a + j &* n
+                for i in 0..<n where !(row[i] >= bound[i]) { try slow(j, i, row[i]) }
+                j &+= 1
+            }
+        } else {
+            for i in 0..<n {
+                let row = a + i &* o.cols
+                var limit = Double.infinity
+                var j = 0
+                while j &+ 4 <= m {
+                    let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD4<Double>.self)
+                    if any(.!(v .>= SIMD4(repeating: limit))) {
+                        for t in j..<(j &+ 4) {
+                            let x = row[t]
+                            if !(x >= limit) {
+                                if !(x > -.infinity) { throw o.invalid(i, t, x) }
+                                insert(i, x, t)
+                                limit = bound[i]
+                            }
+                        }
+                    }
+                    j &+= 4
+                }
+                while j < m {
+                    let x = row[j]
+                    if !(x >= limit) {
+                        if !(x > -.infinity) { throw o.invalid(i, j, x) }
+                        insert(i, x, j)
+                        limit = bound[i]
+                    }
+                    j &+= 1
+                }
+            }
+        }
+
+        var low = Double.infinity, high = -Double.infinity
+        let start = arena.uninitialized(n, of: Int.self)
+        for i in 0..<n {
+            let c = Int(filled[i])
+            if c == 0 { throw AssignmentError.infeasible }
+            start[i] = i &* k
+            if slotCost[i &* k] < low { low = slotCost[i &* k] }
+            if slotCost[i &* k + c - 1] > high { high = slotCost[i &* k + c - 1] }
+            if c < k { bound[i] = .infinity }
+        }
+        let (objects, original) = compact(slotObject, start: start, count: filled, bidders: n, objects: m, arena: arena)
+        return Problem(bidders: n, objects: objects, cost: slotCost, start: start, count: filled, object: slotObject,
+                       original: original, outside: truncated ? UnsafePointer(bound) : nil, span: high - low)
+    }
+
+    /// Each bidder keeps its `k` cheapest finite costs and every cost tied with the k-th, found by
+    /// selection (for long lists, where the one-pass insertion of ``cheapest`` gets slow). With
+    /// `truncated` the problem records the k-th cheapest cost as each bidder's bound of what it left
+    /// out. When `k` reaches half the objects the lists are dense: every object, no copy unless the
+    /// matrix is transposed. Unless `validated`, the entries are checked first (see ``validate``).
+    static func selected(_ o: Orientation, k: Int, truncated: Bool, validated: Bool, arena: Arena) throws -> Problem {
+        let n = o.bidders, m = o.objects
+        if 2 * k >= m {
+            let span = try validate(o)
+            let cost: UnsafePointer<Double>, stride: Int
+            if o.transposed {
+                let copy = arena.uninitialized(n * m, of: Double.self)
+                transpose(o, into: copy)
+                cost = UnsafePointer(copy)
+                stride = m
+            } else {
+                cost = o.costs
+                stride = o.cols
+            }
+            for i in 0..<n {
+                let row = cost + i * stride
+                var finite = false
+                for j in 0..<m where row[j] < .infinity { finite = true; break }
+                if !finite { throw AssignmentError.infeasible }
+            }
+            return Problem(dense: cost, bidders: n, objects: m, stride: stride, span: span)
+        }
+        if !validated { _ = try validate(o) }
+        let values = arena.uninitialized(m, of: Double.self)
+        let scratch = arena.uninitialized(m, of: Double.self)
+        var edgeCost: [Double] = []
+        var edgeObject: [Int32] = []
+        edgeCost.reserveCapacity(n * k + n)
+        edgeObject.reserveCapacity(n * k + n)
+        let start = arena.uninitialized(n, of: Int.self)
+        let count = arena.uninitialized(n, of: Int32.self)
+        let bound = arena.make(n, Double.infinity)
+        var low = Double.infinity, high = -Double.infinity
+        for i in 0..<n {
+            var finite = 0
+            if o.transposed {
+                var at = o.costs + i
+                for j in 0..<m {
+                    let v = at.pointee
+                    values[j] = v
+                    if v < .infinity { scratch[finite] = v; finite &+= 1 }
+                    at += o.cols
+                }
+            } else {
+                let row = o.costs + i &* o.cols
+                for j in 0..<m {
+                    let v = row[j]
+                    values[j] = v
+                    if v < .infinity { scratch[finite] = v; finite &+= 1 }
+                }
+            }
+            if finite == 0 { throw AssignmentError.infeasible }
+            let limit = finite <= k ? Double.infinity : select(scratch, count: finite, rank: k - 1)
+            if limit < .infinity { bound[i] = limit }
+            start[i] = edgeCost.count
+            for j in 0..<m {
+                let v = values[j]
+                if v <= limit && v < .infinity {
+                    edgeCost.append(v)
+                    edgeObject.append(Int32(truncatingIfNeeded: j))
+                    if v < low { low = v }
+                    if v > high { high = v }
+                }
+            }
+            count[i] = Int32(edgeCost.count - start[i])
+        }
+        let cost = arena.uninitialized(edgeCost.count, of: Double.self)
+        let object = arena.uninitialized(edgeObject.count, of: Int32.self)
+        edgeCost.withUnsafeBufferPointer { cost.update(from: $0.baseAddress!, count: $0.count) }
+        edgeObject.withUnsafeBufferPointer { object.update(from: $0.baseAddress!, count: $0.count) }
+        let (objects, original) = compact(object, start: start, count: count, bidders: n, objects: m, arena: arena)
+        return Problem(bidders: n, objects: objects, cost: cost, start: start, count: count, object: object,
+                       original: original, outside: truncated ? UnsafePointer(bound) : nil, span: high - low)
+    }
+
+    /// Writes the bidders' rows (the caller's columns) contiguously, in blocks for the cache.
+    private static func transpose(_ o: Orientation, into out: UnsafeMutablePointer<Double>) {
+        let n = o.bidders, m = o.objects, block = 32
+        var j0 = 0
+        while j0 < m {
+            let j1 = min(j0 + block, m)
+            var i0 = 0
+            while i0 < n {
+                let i1 = min(i0 + block, n)
+                for j in j0..<j1 {
+                    let row = o.costs + j &* o.cols
+                    for i in i0..<i1 { out[i &* m &+ j] = row[i] }
+                }
+                i0 = i1
+            }
+            j0 = j1
+        }
+    }
+
+    /// Renumbers the objects that appear in some list as 0 ..< K in ascending caller order, in place;
+    /// returns K and each new object's caller index.
+    private static func compact(_ object: UnsafeMutablePointer<Int32>, start: UnsafePointer<Int>, count: UnsafePointer<Int32>,
+                                bidders n: Int, objects m: Int, arena: Arena) -> (Int, UnsafeMutablePointer<Int32>) {
+        let index = arena.make(m, Int32(-1))
+        for i in 0..<n {
+            let s = start[i]
+            for e in s..<(s + Int(count[i])) { index[Int(object[e])] = 0 }
+        }
+        var objects = 0
+        for j in 0..<m where index[j] == 0 { index[j] = Int32(objects); objects += 1 }
+        let original = arena.uninitialized(objects, of: Int32.self)
+        for j in 0..<m where index[j] >= 0 { original[Int(index[j])] = Int32(truncatingIfNeeded: j) }
+        for i in 0..<n {
+            let s = start[i]
+            for e in s..<(s + Int(count[i])) { object[e] = index[Int(object[e])] }
+        }
+        return (objects, original)
+    }
+
+    /// The value of rank `rank` (0-based) among `values[0 ..< count]`, reordering them (quickselect).
+    static func select(_ values: UnsafeMutablePointer<Double>, count: Int, rank: Int) -> Double {
+        var lo = 0, hi = count - 1
+        while lo < hi {
+            let pivot = values[lo + (hi - lo) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if rank <= j { hi = j } else if rank >= i { lo = i } else { return values[rank] }
+        }
+        return values[rank]
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == Double {
+    /// Swaps two elements.
+    @inline(__always) func swapAt(_ a: Int, _ b: Int) {
+        let t = self[a]; self[a] = self[b]; self[b] = t
+    }
+}

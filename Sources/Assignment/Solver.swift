@@ -1,0 +1,124 @@
+/// The exact rectangular assignment solver behind ``AssignmentSolver``.
+///
+/// The problem is seen as n *bidders* (the smaller side: DINO's targets) × m *objects* (queries),
+/// n ≤ m; every bidder must get one object. Three stages:
+///
+/// 1. **Candidate lists.** One pass over the matrix (which also rejects NaN and −∞) keeps each
+///    bidder's k cheapest finite costs. With k = n this is exact by itself: some optimal assignment
+///    gives every bidder one of its own n cheapest objects (the other n − 1 bidders hold at most
+///    n − 1 objects, so one of bidder i's n cheapest is free, and moving i there costs no more;
+///    repeating this for each bidder leaves the others untouched). For many bidders the first try
+///    uses short lists (k = 8) and remembers, per bidder, the k-th cheapest cost as a lower bound
+///    of everything it left out.
+/// 2. **Auction** (``Auction``): ε-scaling phases of Bertsekas's forward auction, bidders bidding
+///    for objects, then a final phase with ε = 0, give prices and a partial assignment whose pairs
+///    are tight.
+/// 3. **Exact completion** (``Augmentation``): the prices become column duals v = −price, the row
+///    duals u_i = min_j (c_ij − v_j) are dual feasible by construction, untight pairs are dissolved,
+///    the free objects get the shared maximal dual the rectangular problem needs, and every free
+///    bidder is added by a shortest augmenting path on reduced costs (Dijkstra, as in JV). That keeps
+///    dual feasibility and complementary slackness, so the result is an optimal assignment of the
+///    problem on the lists — not just one within n·ε, as a plain auction would give.
+///
+/// **Why short lists are safe.** Give every object outside the lists (or outside a bidder's list)
+/// the dual φ = max_j v_j, which the free objects already have or exceed. An edge (i, j) left out of
+/// bidder i's list costs at least its bound b_i, and v_j ≤ φ, so its reduced cost is
+/// c_ij − u_i − v_j ≥ b_i − u_i − φ. If u_i + φ ≤ b_i for every bidder, the duals are feasible for
+/// the whole matrix, complementary slackness still holds (every unused object has the maximal dual),
+/// and the assignment is optimal for the whole matrix. Otherwise (or if a bidder would rather pay
+/// for a left-out object during the auction, or the lists admit no complete assignment) the solver
+/// starts over with the exact lists of stage 1 (k = n, or all objects when n ≥ m / 2).
+///
+/// Infeasibility is decided on the exact lists, which have a complete assignment exactly when the
+/// whole matrix has one: the augmentation then finds no path to a free object.
+enum Solver {
+    /// The list length of the first, verified try.
+        /// Up to this many bidders the first pass keeps n costs per bidder (exact, no verification).
+    static let exactListLimit = 16
+
+    /// Solves the problem; pairs sorted by the caller's row. `firstList` overrides the list length of
+    /// the first try (tests use it to exercise the verification and the retries).
+    static func solve(_ o: Orientation, firstList: Int? = nil) throws -> Assignment {
+        let n = o.bidders, m = o.objects
+        if n == 0 { return Assignment(rows: [], cols: [], cost: 0) }
+        if n == 1 { return try single(o) }
+        let arena = Arena()
+        var k = max(1, firstList ?? firstListLength(bidders: n, objects: m))
+        var validated = false
+        while k < n {
+            let problem = try lists(o, k: k, truncated: true, validated: validated, arena: arena)
+            validated = true
+            if let objectOf = attempt(problem, arena: arena) { return assignment(o, problem, objectOf) }
+            k *= 4
+        }
+        let problem = try lists(o, k: n, truncated: false, validated: validated, arena: arena)
+        guard let objectOf = attempt(problem, arena: arena) else { throw AssignmentError.infeasible }
+        return assignment(o, problem, objectOf)
+    }
+
+    /// The list length of the first try: short where contention is rare (many more objects than
+    /// bidders, as in DINO's 900 queries × T targets), longer for square-like problems; n (exact
+    /// lists, no verification) for a few bidders.
+    static func firstListLength(bidders n: Int, objects m: Int) -> Int {
+        if n <= 4 { return n }
+        if 16 * n <= m { return 4 }
+        if 4 * n <= m { return 8 }
+        return 32
+    }
+
+    /// Each bidder's k cheapest costs: by one-pass insertion for short lists, by selection otherwise.
+    static func lists(_ o: Orientation, k: Int, truncated: Bool, validated: Bool, arena: Arena) throws -> Problem {
+        if k <= 16 && 2 * k < o.objects { return try Candidates.cheapest(o, k: k, truncated: truncated, arena: arena) }
+        return try Candidates.selected(o, k: k, truncated: truncated, validated: validated, arena: arena)
+    }
+
+    /// Auction and exact completion on `problem`; the object of each bidder, or nil when the lists
+    /// admit no complete assignment or (truncated lists) the result is not provably optimal.
+    static func attempt(_ problem: Problem, arena: Arena) -> UnsafeMutablePointer<Int32>? {
+        if problem.objects < problem.bidders { return nil }
+        var auction = Auction(problem: problem, arena: arena)
+        if auction.run(schedule: Auction.schedule(for: problem)) == .needsLongerLists { return nil }
+        var completion = Augmentation(auction: auction, arena: arena)
+        guard completion.run() else { return nil }
+        if let bound = problem.outside {
+            let phi = completion.outsideDual
+            for i in 0..<problem.bidders where completion.u[i] + phi > bound[i] { return nil }
+        }
+        return completion.objectOf
+    }
+
+    /// One bidder: its cheapest object (the first among equals).
+    private static func single(_ o: Orientation) throws -> Assignment {
+        var best = -1
+        var low = Double.infinity
+        for j in 0..<o.objects {
+            let v = o.cost(0, j)
+            if !(v > -.infinity) { throw o.invalid(0, j, v) }
+            if v < low { low = v; best = j }
+        }
+        if best < 0 { throw AssignmentError.infeasible }
+        return o.transposed ? Assignment(rows: [best], cols: [0], cost: low) : Assignment(rows: [0], cols: [best], cost: low)
+    }
+
+    /// The caller's pairs, sorted by row, and their total cost summed in that order.
+    private static func assignment(_ o: Orientation, _ p: Problem, _ objectOf: UnsafeMutablePointer<Int32>) -> Assignment {
+        let n = o.bidders
+        @inline(__always) func caller(_ i: Int) -> Int {
+            let j = Int(objectOf[i])
+            return p.original.map { Int($0[j]) } ?? j
+        }
+        var rows = [Int](repeating: 0, count: n), cols = [Int](repeating: 0, count: n)
+        if o.transposed {
+            var bidderAt = [Int32](repeating: -1, count: o.objects)
+            for i in 0..<n { bidderAt[caller(i)] = Int32(truncatingIfNeeded: i) }
+            var k = 0
+            for r in 0..<o.objects where bidderAt[r] >= 0 { rows[k] = r; cols[k] = Int(bidderAt[r]); k += 1 }
+        } else {
+            for i in 0..<n { rows[i] = i; cols[i] = caller(i) }
+        }
+        var total = 0.0
+        for k in 0..<n { total += o.costs[rows[k] * o.cols + cols[k]] }
+        return Assignment(rows: rows, cols: cols, cost: total)
+    }
+}
+
