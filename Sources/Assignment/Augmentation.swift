@@ -94,10 +94,11 @@ struct Augmentation {
             }
         }
         // Shortest augmenting paths for the free bidders.
-        let search = PathSearch(problem: p, arena: arena)
+        var search: PathSearch?
         for s in 0..<n where objectOf[s] < 0 {
             searches += 1
-            if !search.augment(from: s, u: u, v: v, objectOf: objectOf, owner: owner) { return false }
+            if search == nil { search = PathSearch(problem: p, arena: arena) }
+            if !search!.augment(from: s, u: u, v: v, objectOf: objectOf, owner: owner) { return false }
         }
         return true
     }

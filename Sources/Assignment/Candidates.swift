@@ -53,35 +53,61 @@ enum Candidates {
             if Int(filled[i]) == k { bound[i] = slots[k &- 1] }
         }
 
-        if o.transposed {
-            // Memory rows are objects, each with one cost per bidder. Blocks of four rows are compared
-            // four costs at a time with four copies of the bounds laid end to end (`tiled`), so that
-            // one test covers four costs whatever n is; a hit goes to the slow path.
-            let tiled = arena.make(4 * n, Double.infinity)
+        if o.transposed && n >= 32 {
+            // Memory rows are objects, each with one cost per bidder in bidder order, like the bounds:
+            // eight costs at a time against eight bounds, a hit going to the slow path.
+            for j in 0..<m {
+                let row = a + j &* n
+                var i = 0
+                while i &+ 8 <= n {
+                    if !Self.allAtLeast(row + i, bound + i) {
+                        for t in i..<(i &+ 8) {
+                            let x = row[t]
+                            if !(x >= bound[t]) {
+                                if !(x > -.infinity) { throw o.invalid(t, j, x) }
+                                insert(t, x, j)
+                            }
+                        }
+                    }
+                    i &+= 8
+                }
+                while i < n {
+                    let x = row[i]
+                    if !(x >= bound[i]) {
+                        if !(x > -.infinity) { throw o.invalid(i, j, x) }
+                        insert(i, x, j)
+                    }
+                    i &+= 1
+                }
+            }
+        } else if o.transposed {
+            // Few bidders: blocks of eight memory rows are compared eight costs at a time with eight
+            // copies of the bounds laid end to end (`tiled`), so that one test covers eight costs
+            // whatever n is; a hit goes to the slow path.
+            let copies = 8
+            let tiled = arena.make(copies * n, Double.infinity)
             @inline(__always) func slow(_ j: Int, _ i: Int, _ v: Double) throws {
                 if !(v > -.infinity) { throw o.invalid(i, j, v) }
                 insert(i, v, j)
                 let b = bound[i]
-                tiled[i] = b; tiled[n &+ i] = b; tiled[2 &* n &+ i] = b; tiled[3 &* n &+ i] = b
+                var t = i
+                for _ in 0..<copies { tiled[t] = b; t &+= n }
             }
-            let width = 4 * n
+            let width = copies * n
             var j = 0
-            while j &+ 4 <= m {
+            while j &+ copies <= m {
                 let block = a + j &* n
                 var c = 0
                 while c < width {
-                    let v = UnsafeRawPointer(block + c).loadUnaligned(as: SIMD4<Double>.self)
-                    let b = UnsafeRawPointer(tiled + c).loadUnaligned(as: SIMD4<Double>.self)
-                    // False for NaN and −∞ too, so one comparison guards the rare path.
-                    if any(.!(v .>= b)) {
-                        for t in c..<(c &+ 4) {
+                    if !Self.allAtLeast(block + c, tiled + c) {
+                        for t in c..<(c &+ 8) {
                             let x = block[t]
                             if !(x >= tiled[t]) { try slow(j &+ t / n, t % n, x) }
                         }
                     }
-                    c &+= 4
+                    c &+= 8
                 }
-                j &+= 4
+                j &+= copies
             }
             while j < m {
                 let row = a + j &* n
@@ -93,10 +119,9 @@ enum Candidates {
                 let row = a + i &* o.cols
                 var limit = Double.infinity
                 var j = 0
-                while j &+ 4 <= m {
-                    let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD4<Double>.self)
-                    if any(.!(v .>= SIMD4(repeating: limit))) {
-                        for t in j..<(j &+ 4) {
+                while j &+ 8 <= m {
+                    if !Self.allAtLeast(row + j, limit) {
+                        for t in j..<(j &+ 8) {
                             let x = row[t]
                             if !(x >= limit) {
                                 if !(x > -.infinity) { throw o.invalid(i, t, x) }
@@ -105,7 +130,7 @@ enum Candidates {
                             }
                         }
                     }
-                    j &+= 4
+                    j &+= 8
                 }
                 while j < m {
                     let x = row[j]
@@ -132,6 +157,26 @@ enum Candidates {
         let (objects, original) = compact(slotObject, start: start, count: filled, bidders: n, objects: m, arena: arena)
         return Problem(bidders: n, objects: objects, cost: slotCost, start: start, count: filled, object: slotObject,
                        original: original, outside: truncated ? UnsafePointer(bound) : nil, span: high - low)
+    }
+
+    /// True when each of the eight values at `v` is ≥ its counterpart at `bound` (false for NaN).
+    @inline(__always) static func allAtLeast(_ v: UnsafePointer<Double>, _ bound: UnsafePointer<Double>) -> Bool {
+        let x = UnsafeRawPointer(v), y = UnsafeRawPointer(bound)
+        let m0 = x.loadUnaligned(as: SIMD2<Double>.self) .>= y.loadUnaligned(as: SIMD2<Double>.self)
+        let m1 = x.loadUnaligned(fromByteOffset: 16, as: SIMD2<Double>.self) .>= y.loadUnaligned(fromByteOffset: 16, as: SIMD2<Double>.self)
+        let m2 = x.loadUnaligned(fromByteOffset: 32, as: SIMD2<Double>.self) .>= y.loadUnaligned(fromByteOffset: 32, as: SIMD2<Double>.self)
+        let m3 = x.loadUnaligned(fromByteOffset: 48, as: SIMD2<Double>.self) .>= y.loadUnaligned(fromByteOffset: 48, as: SIMD2<Double>.self)
+        return all((m0 .& m1) .& (m2 .& m3))
+    }
+
+    /// True when each of the eight values at `v` is ≥ `bound` (false for NaN).
+    @inline(__always) static func allAtLeast(_ v: UnsafePointer<Double>, _ bound: Double) -> Bool {
+        let x = UnsafeRawPointer(v), y = SIMD2(repeating: bound)
+        let m0 = x.loadUnaligned(as: SIMD2<Double>.self) .>= y
+        let m1 = x.loadUnaligned(fromByteOffset: 16, as: SIMD2<Double>.self) .>= y
+        let m2 = x.loadUnaligned(fromByteOffset: 32, as: SIMD2<Double>.self) .>= y
+        let m3 = x.loadUnaligned(fromByteOffset: 48, as: SIMD2<Double>.self) .>= y
+        return all((m0 .& m1) .& (m2 .& m3))
     }
 
     /// Each bidder keeps its `k` cheapest finite costs and every cost tied with the k-th, found by

@@ -108,7 +108,12 @@ enum Solver {
             return p.original.map { Int($0[j]) } ?? j
         }
         var rows = [Int](repeating: 0, count: n), cols = [Int](repeating: 0, count: n)
-        if o.transposed {
+        if o.transposed && 16 * n < o.objects {
+            // Few pairs: sort them by row.
+            var pairs = (0..<n).map { (caller($0), $0) }
+            pairs.sort { $0.0 < $1.0 }
+            for (k, pair) in pairs.enumerated() { rows[k] = pair.0; cols[k] = pair.1 }
+        } else if o.transposed {
             var bidderAt = [Int32](repeating: -1, count: o.objects)
             for i in 0..<n { bidderAt[caller(i)] = Int32(truncatingIfNeeded: i) }
             var k = 0
