@@ -2,16 +2,22 @@
 /// targets) bid for objects (queries). Costs are minimized: bidder i values object j at
 /// `cost(i, j) + price(j)` and wants the lowest.
 ///
-/// A bid of a free bidder: its best object j1 (value b1) and second best value b2 (for truncated
-/// lists at most the lower bound of the costs left out, whose objects cost ≥ 0 in price). If j1 is
-/// free the bidder takes it at its price; otherwise it raises j1's price to `b2 − cost(i, j1) + ε`
-/// and the previous owner becomes free. Each phase starts with every bidder free and the prices of the
-/// phase before; ε shrinks from phase to phase, and the last phase runs with ε = 0 (Jonker and
-/// Volgenant's *augmenting row reduction*): then every pair it forms is *tight* — its object is among
-/// the bidder's cheapest at the current prices — and stays tight while other prices rise.
+/// A bid of a free bidder i: its best value b1 (object j1) and second best b2 — for a truncated list
+/// at most its *outside option*, the list's bound plus the lowest price, which no object it left out
+/// can beat. If j1 is free, or another object of value b1 is, the bidder takes that object at its
+/// price; otherwise it raises j1's price to `b2 − cost(i, j1) + ε` and the holder becomes free.
 ///
-/// The auction only prepares: prices (column duals) and a partial, tight assignment. ``Augmentation``
-/// makes the result exact. Every phase has a bid budget, so ties (ε = 0) and infeasible problems
+/// Square problems of 64 or more bidders run phases with ε shrinking sixfold from span/6 to
+/// span/(10 n), each starting with every bidder free and the prices of the phase before. Then the
+/// price of every held object is lowered until its holder's pair is *tight* (the object attains the
+/// holder's least value at the prices before lowering); a holder for which another lowered object now
+/// costs less loses tightness and is freed by ``Augmentation``. All other problems — DINO's few
+/// targets among many queries, where contention is rare, scaling gains nothing and would leave unused
+/// objects with raised prices — run one phase with ε = 0 (Jonker and Volgenant's *augmenting row
+/// reduction*): every pair it forms is tight, and stays tight while other prices rise.
+///
+/// The auction only prepares: prices (column duals) and a partial assignment. ``Augmentation`` makes
+/// the result exact. Every phase has a bid budget, so that ties (ε = 0) and infeasible problems
 /// (prices rising forever) end; bidders left free are assigned by the augmentation.
 struct Auction {
     /// The problem.
@@ -43,15 +49,14 @@ struct Auction {
         waiting = arena.uninitialized(problem.bidders, of: Int32.self)
     }
 
-    /// The ε of each phase before the final ε = 0 phase, largest first: none for small or sparse
-    /// problems, where contention is rare and scaling would only inflate prices.
+    /// The ε of each phase, largest first; empty for problems that run one phase with ε = 0.
     static func schedule(for p: Problem) -> [Double] {
         let n = p.bidders
         guard n >= 64, p.objects == n, p.span > 0, p.span.isFinite else { return [] }
         let ratio = 6.0
         var eps: [Double] = []
         var e = p.span / ratio
-        let last = p.span / Double(n)
+        let last = p.span / (10 * Double(n))
         while e > last && eps.count < 12 {
             eps.append(e)
             e /= ratio
@@ -59,13 +64,46 @@ struct Auction {
         return eps
     }
 
-    /// Runs the ε phases of `schedule`, then the final ε = 0 phase.
+    /// Runs the phases of `schedule` and makes the held pairs tight, or (empty schedule) one phase
+    /// with ε = 0.
     mutating func run(schedule: [Double]) -> Outcome {
         let n = problem.bidders
         for eps in schedule {
             if phase(eps: eps, budget: 24 * n + 64) == .needsLongerLists { return .needsLongerLists }
         }
-        return phase(eps: 0, budget: 8 * n + 64)
+        if schedule.isEmpty { return phase(eps: 0, budget: 8 * n + 64) }
+        tighten()
+        return .finished
+    }
+
+    /// Lowers the price of every held object until its holder's pair is tight: to the holder's best
+    /// value (over all its edges, at the prices before any lowering) minus the pair's cost.
+    private mutating func tighten() {
+        let p = problem
+        let n = p.bidders
+        let best = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        defer { best.deallocate() }
+        for i in 0..<n where held[i] >= 0 {
+            let (first, count) = p.edges(i)
+            var low = Double.infinity
+            if let object = p.object {
+                for e in first..<(first &+ count) {
+                    let w = p.cost[e] + price[Int(object[e])]
+                    if w < low { low = w }
+                }
+            } else {
+                let row = p.cost + first
+                for j in 0..<count {
+                    let w = row[j] + price[j]
+                    if w < low { low = w }
+                }
+            }
+            best[i] = low
+        }
+        for i in 0..<n where held[i] >= 0 {
+            let e = held[i]
+            price[p.objectOf(edge: e, first: p.edges(i).first)] = best[i] - p.cost[e]
+        }
     }
 
     /// One phase: every bidder starts free; bids until none is free or the budget is spent.
@@ -88,25 +126,33 @@ struct Auction {
             top -= 1
             let i = Int(waiting[top])
             let (first, count) = p.edges(i)
+            // Best value b1 (edge e1), second best b2, and the first edge of value b1 to a free object.
             var b1 = Double.infinity, b2 = Double.infinity
-            var e1 = -1, e2 = -1
+            var e1 = -1, open = -1
             if let object = p.object {
                 for e in first..<(first &+ count) {
-                    let w = cost[e] + price[Int(object[e])]
-                    if w < b2 {
-                        if w < b1 { b2 = b1; e2 = e1; b1 = w; e1 = e } else { b2 = w; e2 = e }
+                    let o = Int(object[e])
+                    let w = cost[e] + price[o]
+                    if w <= b1 {
+                        if w < b1 { b2 = b1; b1 = w; e1 = e; open = -1 } else { b2 = w }
+                        if open < 0 && owner[o] < 0 { open = e }
+                    } else if w < b2 {
+                        b2 = w
                     }
                 }
             } else {
                 let row = cost + first
                 for j in 0..<count {
                     let w = row[j] + price[j]
-                    if w < b2 {
-                        if w < b1 { b2 = b1; e2 = e1; b1 = w; e1 = j } else { b2 = w; e2 = j }
+                    if w <= b1 {
+                        if w < b1 { b2 = b1; b1 = w; e1 = j; open = -1 } else { b2 = w }
+                        if open < 0 && owner[j] < 0 { open = j }
+                    } else if w < b2 {
+                        b2 = w
                     }
                 }
                 if e1 >= 0 { e1 &+= first }
-                if e2 >= 0 { e2 &+= first }
+                if open >= 0 { open &+= first }
             }
             if e1 < 0 { continue }  // no finite cost at these prices: left to the augmentation
             if let outside = p.outside {
@@ -116,18 +162,17 @@ struct Auction {
                     if eps > 0 { continue }
                     return .needsLongerLists
                 }
-                if bound < b2 { b2 = bound; e2 = -1 }
+                if bound < b2 { b2 = bound }
             }
             var e = e1
             var j = p.objectOf(edge: e1, first: first)
-            let previous = owner[j]
-            if previous >= 0 {
-                if b2 == .infinity {
+            if owner[j] >= 0 {
+                if open >= 0 {
+                    // A free object is as good: take it instead of displacing anybody.
+                    e = open
+                    j = p.objectOf(edge: open, first: first)
+                } else if b2 == .infinity {
                     price[j] += lone + eps
-                } else if eps == 0 && b2 == b1 && e2 >= 0 && owner[p.objectOf(edge: e2, first: first)] < 0 {
-                    // A tie with a free object: take that one instead of displacing anybody.
-                    e = e2
-                    j = p.objectOf(edge: e2, first: first)
                 } else {
                     price[j] = (b2 - cost[e1]) + eps
                 }

@@ -206,56 +206,61 @@ enum Candidates {
             }
             return Problem(dense: cost, bidders: n, objects: m, stride: stride, span: span)
         }
-        if !validated { _ = try validate(o) }
         let values = arena.uninitialized(m, of: Double.self)
         let scratch = arena.uninitialized(m, of: Double.self)
-        var edgeCost: [Double] = []
-        var edgeObject: [Int32] = []
-        edgeCost.reserveCapacity(n * k + n)
-        edgeObject.reserveCapacity(n * k + n)
+        var edges = EdgeBuffer(capacity: n * k + n, arena: arena)
         let start = arena.uninitialized(n, of: Int.self)
         let count = arena.uninitialized(n, of: Int32.self)
         let bound = arena.make(n, Double.infinity)
         var low = Double.infinity, high = -Double.infinity
         for i in 0..<n {
+            // The bidder's costs (gathered when transposed) and, in `scratch`, its finite ones.
+            // (Branch-free: write every cost to `scratch`, advance past the finite ones.)
             var finite = 0
+            var smallest = Double.infinity
+            var nan = false
+            let costs: UnsafePointer<Double>
             if o.transposed {
                 var at = o.costs + i
                 for j in 0..<m {
                     let v = at.pointee
                     values[j] = v
-                    if v < .infinity { scratch[finite] = v; finite &+= 1 }
+                    scratch[finite] = v
+                    finite &+= v < .infinity ? 1 : 0
+                    smallest = Swift.min(smallest, v)
+                    nan = nan || v.isNaN
                     at += o.cols
                 }
+                costs = UnsafePointer(values)
             } else {
                 let row = o.costs + i &* o.cols
                 for j in 0..<m {
                     let v = row[j]
-                    values[j] = v
-                    if v < .infinity { scratch[finite] = v; finite &+= 1 }
+                    scratch[finite] = v
+                    finite &+= v < .infinity ? 1 : 0
+                    smallest = Swift.min(smallest, v)
+                    nan = nan || v.isNaN
                 }
+                costs = row
             }
+            if !validated && (nan || smallest == -.infinity) { _ = try validate(o) }
             if finite == 0 { throw AssignmentError.infeasible }
-            let limit = finite <= k ? Double.infinity : select(scratch, count: finite, rank: k - 1)
+            let limit = finite <= k ? Double.infinity : kthSmallest(scratch, count: finite, k: k)
             if limit < .infinity { bound[i] = limit }
-            start[i] = edgeCost.count
+            start[i] = edges.count
+            edges.reserve(m)
             for j in 0..<m {
-                let v = values[j]
+                let v = costs[j]
                 if v <= limit && v < .infinity {
-                    edgeCost.append(v)
-                    edgeObject.append(Int32(truncatingIfNeeded: j))
+                    edges.append(v, Int32(truncatingIfNeeded: j))
                     if v < low { low = v }
                     if v > high { high = v }
                 }
             }
-            count[i] = Int32(edgeCost.count - start[i])
+            count[i] = Int32(edges.count - start[i])
         }
-        let cost = arena.uninitialized(edgeCost.count, of: Double.self)
-        let object = arena.uninitialized(edgeObject.count, of: Int32.self)
-        edgeCost.withUnsafeBufferPointer { cost.update(from: $0.baseAddress!, count: $0.count) }
-        edgeObject.withUnsafeBufferPointer { object.update(from: $0.baseAddress!, count: $0.count) }
-        let (objects, original) = compact(object, start: start, count: count, bidders: n, objects: m, arena: arena)
-        return Problem(bidders: n, objects: objects, cost: cost, start: start, count: count, object: object,
+        let (objects, original) = compact(edges.object, start: start, count: count, bidders: n, objects: m, arena: arena)
+        return Problem(bidders: n, objects: objects, cost: edges.cost, start: start, count: count, object: edges.object,
                        original: original, outside: truncated ? UnsafePointer(bound) : nil, span: high - low)
     }
 
@@ -298,16 +303,47 @@ enum Candidates {
         return (objects, original)
     }
 
+    /// The k-th smallest of `values[0 ..< count]` (1 ≤ k ≤ count), reordering them. A branch-free
+    /// pass first takes the minimum of each of k interleaved groups: their maximum τ has at least k
+    /// values at or below it, so the k-th smallest is among the values ≤ τ — usually a few times k of
+    /// them, which quickselect then handles (or none at all when τ is the minimum: heavy ties).
+    static func kthSmallest(_ values: UnsafeMutablePointer<Double>, count: Int, k: Int) -> Double {
+        if count > 4 * k {
+            let group = UnsafeMutablePointer<Double>.allocate(capacity: k)
+            defer { group.deallocate() }
+            group.initialize(repeating: .infinity, count: k)
+            var base = 0
+            while base &+ k <= count {
+                let block = values + base
+                for g in 0..<k { group[g] = Swift.min(group[g], block[g]) }
+                base &+= k
+            }
+            for g in 0..<(count &- base) { group[g] = Swift.min(group[g], values[base &+ g]) }
+            var tau = -Double.infinity, lowest = Double.infinity
+            for g in 0..<k { tau = Swift.max(tau, group[g]); lowest = Swift.min(lowest, group[g]) }
+            // Every group's minimum is the overall one: it occurs at least k times.
+            if lowest == tau { return tau }
+            var kept = 0
+            for t in 0..<count {
+                let v = values[t]
+                values[kept] = v
+                kept &+= v <= tau ? 1 : 0
+            }
+            return select(values, count: kept, rank: k - 1)
+        }
+        return select(values, count: count, rank: k - 1)
+    }
+
     /// The value of rank `rank` (0-based) among `values[0 ..< count]`, reordering them (quickselect).
     static func select(_ values: UnsafeMutablePointer<Double>, count: Int, rank: Int) -> Double {
-        var lo = 0, hi = count - 1
+        var lo = 0, hi = count &- 1
         while lo < hi {
-            let pivot = values[lo + (hi - lo) / 2]
+            let pivot = values[lo &+ (hi &- lo) / 2]
             var i = lo, j = hi
             while i <= j {
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+                while values[i] < pivot { i &+= 1 }
+                while values[j] > pivot { j &-= 1 }
+                if i <= j { values.swapAt(i, j); i &+= 1; j &-= 1 }
             }
             if rank <= j { hi = j } else if rank >= i { lo = i } else { return values[rank] }
         }
@@ -319,5 +355,40 @@ extension UnsafeMutablePointer where Pointee == Double {
     /// Swaps two elements.
     @inline(__always) func swapAt(_ a: Int, _ b: Int) {
         let t = self[a]; self[a] = self[b]; self[b] = t
+    }
+}
+
+/// Edge lists that grow by doubling, in arena memory.
+struct EdgeBuffer {
+    private(set) var cost: UnsafeMutablePointer<Double>
+    private(set) var object: UnsafeMutablePointer<Int32>
+    private(set) var count = 0
+    private var capacity: Int
+    private let arena: Arena
+
+    init(capacity: Int, arena: Arena) {
+        self.capacity = max(capacity, 16)
+        self.arena = arena
+        cost = arena.uninitialized(self.capacity, of: Double.self)
+        object = arena.uninitialized(self.capacity, of: Int32.self)
+    }
+
+    /// Makes room for `more` edges.
+    mutating func reserve(_ more: Int) {
+        guard count + more > capacity else { return }
+        capacity = max(2 * capacity, count + more)
+        let newCost = arena.uninitialized(capacity, of: Double.self)
+        let newObject = arena.uninitialized(capacity, of: Int32.self)
+        newCost.update(from: cost, count: count)
+        newObject.update(from: object, count: count)
+        cost = newCost
+        object = newObject
+    }
+
+    /// Adds an edge; room must have been reserved.
+    @inline(__always) mutating func append(_ c: Double, _ o: Int32) {
+        cost[count] = c
+        object[count] = o
+        count &+= 1
     }
 }

@@ -3,39 +3,37 @@
 /// The problem is seen as n *bidders* (the smaller side: DINO's targets) × m *objects* (queries),
 /// n ≤ m; every bidder must get one object. Three stages:
 ///
-/// 1. **Candidate lists.** One pass over the matrix (which also rejects NaN and −∞) keeps each
-///    bidder's k cheapest finite costs. With k = n this is exact by itself: some optimal assignment
-///    gives every bidder one of its own n cheapest objects (the other n − 1 bidders hold at most
-///    n − 1 objects, so one of bidder i's n cheapest is free, and moving i there costs no more;
-///    repeating this for each bidder leaves the others untouched). For many bidders the first try
-///    uses short lists (k = 8) and remembers, per bidder, the k-th cheapest cost as a lower bound
-///    of everything it left out.
-/// 2. **Auction** (``Auction``): ε-scaling phases of Bertsekas's forward auction, bidders bidding
-///    for objects, then a final phase with ε = 0, give prices and a partial assignment whose pairs
-///    are tight.
+/// 1. **Candidate lists** (``Candidates``). Each bidder keeps only its k cheapest finite costs (and,
+///    from a selection, every cost tied with the k-th), found in one pass over the matrix that also
+///    rejects NaN and −∞. With k ≥ n this is exact by itself: some optimal assignment gives every
+///    bidder one of its own n cheapest objects (the other n − 1 bidders hold at most n − 1 objects,
+///    so one of bidder i's n cheapest is free, and moving i there costs no more; doing this for each
+///    bidder in turn leaves the others in place). Shorter lists — the first try uses k = 4 or 8 when
+///    there are many more objects than bidders (DINO: 900 queries, T targets), 32 otherwise — record
+///    for each bidder its k-th cheapest cost b_i, a lower bound of every cost it left out.
+/// 2. **Auction** (``Auction``): Bertsekas's forward auction, bidders bidding for objects, with
+///    ε-scaling where contention is heavy; it leaves prices and a partial assignment of tight pairs.
 /// 3. **Exact completion** (``Augmentation``): the prices become column duals v = −price, the row
-///    duals u_i = min_j (c_ij − v_j) are dual feasible by construction, untight pairs are dissolved,
-///    the free objects get the shared maximal dual the rectangular problem needs, and every free
-///    bidder is added by a shortest augmenting path on reduced costs (Dijkstra, as in JV). That keeps
-///    dual feasibility and complementary slackness, so the result is an optimal assignment of the
-///    problem on the lists — not just one within n·ε, as a plain auction would give.
+///    duals u_i = min_j (c_ij − v_j) are dual feasible by construction, pairs that are not exactly
+///    tight are dissolved, the unused objects get the shared maximal dual the rectangular problem
+///    needs, and every free bidder is added by a shortest augmenting path on reduced costs (Dijkstra,
+///    as in Jonker–Volgenant). That keeps dual feasibility and complementary slackness, so the result
+///    is an optimal assignment of the problem on the lists — not one within n·ε of it, as a plain
+///    auction gives.
 ///
-/// **Why short lists are safe.** Give every object outside the lists (or outside a bidder's list)
-/// the dual φ = max_j v_j, which the free objects already have or exceed. An edge (i, j) left out of
-/// bidder i's list costs at least its bound b_i, and v_j ≤ φ, so its reduced cost is
-/// c_ij − u_i − v_j ≥ b_i − u_i − φ. If u_i + φ ≤ b_i for every bidder, the duals are feasible for
-/// the whole matrix, complementary slackness still holds (every unused object has the maximal dual),
-/// and the assignment is optimal for the whole matrix. Otherwise (or if a bidder would rather pay
-/// for a left-out object during the auction, or the lists admit no complete assignment) the solver
-/// starts over with the exact lists of stage 1 (k = n, or all objects when n ≥ m / 2).
+/// **Why short lists are safe.** Let φ = max_j v_j over the objects in the lists: every unused
+/// object has it, every used one at most it. Give each object that appears in no list the dual φ
+/// too. An edge (i, j) left out of bidder i's list costs at least b_i, and v_j ≤ φ, so its reduced
+/// cost is c_ij − u_i − v_j ≥ b_i − u_i − φ. If u_i + φ ≤ b_i for every bidder, (u, v) is feasible for
+/// the whole matrix with complementary slackness intact, and the assignment is optimal for the
+/// whole matrix. Otherwise — or when a bidder would rather pay for a left-out object during the
+/// auction, or the lists admit no complete assignment — the solver tries again with four times
+/// longer lists, and finally with k = n (all objects once n ≥ m/2), which needs no check.
 ///
-/// Infeasibility is decided on the exact lists, which have a complete assignment exactly when the
-/// whole matrix has one: the augmentation then finds no path to a free object.
+/// Infeasibility is decided on those final lists, which have a complete assignment exactly when the
+/// whole matrix has one (by the exchange argument above): the augmentation then finds no path to a
+/// free object.
 enum Solver {
-    /// The list length of the first, verified try.
-        /// Up to this many bidders the first pass keeps n costs per bidder (exact, no verification).
-    static let exactListLimit = 16
-
     /// Solves the problem; pairs sorted by the caller's row. `firstList` overrides the list length of
     /// the first try (tests use it to exercise the verification and the retries).
     static func solve(_ o: Orientation, firstList: Int? = nil) throws -> Assignment {
