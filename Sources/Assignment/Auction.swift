@@ -52,7 +52,7 @@ struct Auction {
     /// The ε of each phase, largest first; empty for problems that run one phase with ε = 0.
     static func schedule(for p: Problem) -> [Double] {
         let n = p.bidders
-        guard n >= 64, p.objects == n, p.span > 0, p.span.isFinite else { return [] }
+        guard n >= 256, p.objects == n, p.span > 0, p.span.isFinite else { return [] }
         let ratio = 6.0
         var eps: [Double] = []
         var e = p.span / ratio

@@ -50,6 +50,45 @@ struct Augmentation {
         }
     }
 
+    /// Starts from what an earlier try on shorter lists left: its object duals and its pairs (those
+    /// whose edge the lists still hold). Any duals will do; ``run()`` restores the invariants.
+    init(problem p: Problem, warm: WarmStart, arena: Arena) {
+        problem = p
+        self.arena = arena
+        u = arena.uninitialized(p.bidders, of: Double.self)
+        v = arena.uninitialized(p.objects, of: Double.self)
+        objectOf = arena.make(p.bidders, Int32(-1))
+        owner = arena.make(p.objects, Int32(-1))
+        held = arena.make(p.bidders, -1)
+        for j in 0..<p.objects { v[j] = warm.dual[p.callerIndex(ofObject: j)] }
+        for i in 0..<p.bidders where warm.object[i] >= 0 {
+            let target = Int(warm.object[i])
+            let (first, count) = p.edges(i)
+            for e in first..<(first + count) {
+                let j = p.objectOf(edge: e, first: first)
+                if p.callerIndex(ofObject: j) == target {
+                    held[i] = e
+                    objectOf[i] = Int32(truncatingIfNeeded: j)
+                    owner[j] = Int32(truncatingIfNeeded: i)
+                    break
+                }
+            }
+        }
+    }
+
+    /// The duals and pairs in the caller's object indices, for a try on longer lists; objects outside
+    /// this problem get the largest dual (see ``Solver``).
+    func warmStart(objects m: Int, arena: Arena) -> WarmStart {
+        let p = problem
+        let dual = arena.make(m, outsideDual)
+        for j in 0..<p.objects { dual[p.callerIndex(ofObject: j)] = v[j] }
+        let object = arena.make(p.bidders, Int32(-1))
+        for i in 0..<p.bidders where objectOf[i] >= 0 {
+            object[i] = Int32(truncatingIfNeeded: p.callerIndex(ofObject: Int(objectOf[i])))
+        }
+        return WarmStart(dual: dual, object: object)
+    }
+
     /// Completes the assignment. False when the problem has no complete assignment.
     mutating func run() -> Bool {
         let p = problem
@@ -107,8 +146,16 @@ struct Augmentation {
     var outsideDual: Double {
         var high = -Double.infinity
         for j in 0..<problem.objects where v[j] > high { high = v[j] }
-        return high
+        return high > -.infinity ? high : 0
     }
+}
+
+/// What a try on shorter lists leaves for the next one: duals and pairs, by the caller's indices.
+struct WarmStart {
+    /// The dual of every object of the caller's matrix.
+    let dual: UnsafeMutablePointer<Double>
+    /// The caller's object of each bidder, or −1.
+    let object: UnsafeMutablePointer<Int32>
 }
 
 /// Dijkstra over objects from one free bidder, in reduced costs. Sparse lists use a binary heap

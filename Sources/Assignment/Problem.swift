@@ -94,6 +94,12 @@ struct Problem {
         return (i &* stride, objects)
     }
 
+    /// The caller's index of object `j`.
+    @inline(__always) func callerIndex(ofObject j: Int) -> Int {
+        if let original { return Int(original[j]) }
+        return j
+    }
+
     /// The object of edge `e` of a bidder whose edges start at `first`.
     @inline(__always) func objectOf(edge e: Int, first: Int) -> Int {
         if let object { return Int(object[e]) }

@@ -28,7 +28,8 @@
 /// the whole matrix with complementary slackness intact, and the assignment is optimal for the
 /// whole matrix. Otherwise — or when a bidder would rather pay for a left-out object during the
 /// auction, or the lists admit no complete assignment — the solver tries again with four times
-/// longer lists, and finally with k = n (all objects once n ≥ m/2), which needs no check.
+/// longer lists, and finally with k = n (all objects once n ≥ m/2), which needs no check. A retry
+/// starts from the duals and pairs the failed try left (no new auction): stage 3 accepts any duals.
 ///
 /// Infeasibility is decided on those final lists, which have a complete assignment exactly when the
 /// whole matrix has one (by the exchange argument above): the augmentation then finds no path to a
@@ -43,14 +44,20 @@ enum Solver {
         let arena = Arena()
         var k = max(1, firstList ?? firstListLength(bidders: n, objects: m))
         var validated = false
+        var warm: WarmStart?
         while k < n {
             let problem = try lists(o, k: k, truncated: true, validated: validated, arena: arena)
             validated = true
-            if let objectOf = attempt(problem, arena: arena) { return assignment(o, problem, objectOf) }
+            switch attempt(problem, warm: warm, arena: arena, objects: m) {
+            case .solved(let objectOf): return assignment(o, problem, objectOf)
+            case .failed(let left): warm = left ?? warm
+            }
             k *= 4
         }
         let problem = try lists(o, k: n, truncated: false, validated: validated, arena: arena)
-        guard let objectOf = attempt(problem, arena: arena) else { throw AssignmentError.infeasible }
+        guard case .solved(let objectOf) = attempt(problem, warm: warm, arena: arena, objects: m) else {
+            throw AssignmentError.infeasible
+        }
         return assignment(o, problem, objectOf)
     }
 
@@ -70,19 +77,37 @@ enum Solver {
         return try Candidates.selected(o, k: k, truncated: truncated, validated: validated, arena: arena)
     }
 
-    /// Auction and exact completion on `problem`; the object of each bidder, or nil when the lists
-    /// admit no complete assignment or (truncated lists) the result is not provably optimal.
-    static func attempt(_ problem: Problem, arena: Arena) -> UnsafeMutablePointer<Int32>? {
-        if problem.objects < problem.bidders { return nil }
-        var auction = Auction(problem: problem, arena: arena)
-        if auction.run(schedule: Auction.schedule(for: problem)) == .needsLongerLists { return nil }
-        var completion = Augmentation(auction: auction, arena: arena)
-        guard completion.run() else { return nil }
+    /// How a try ended.
+    enum Attempt {
+        /// The object of each bidder, optimal for the whole matrix.
+        case solved(UnsafeMutablePointer<Int32>)
+        /// The lists admit no complete assignment, or (truncated lists) the result is not provably
+        /// optimal; with what the try leaves for the next one.
+        case failed(WarmStart?)
+    }
+
+    /// One try on `problem`: the auction (or, after a failed try, that try's duals and pairs), then
+    /// the exact completion and, for truncated lists, the check that makes the result optimal for
+    /// the whole matrix.
+    static func attempt(_ problem: Problem, warm: WarmStart?, arena: Arena, objects m: Int) -> Attempt {
+        if problem.objects < problem.bidders { return .failed(nil) }
+        var completion: Augmentation
+        if let warm {
+            completion = Augmentation(problem: problem, warm: warm, arena: arena)
+        } else {
+            var auction = Auction(problem: problem, arena: arena)
+            let outcome = auction.run(schedule: Auction.schedule(for: problem))
+            completion = Augmentation(auction: auction, arena: arena)
+            if outcome == .needsLongerLists { return .failed(completion.warmStart(objects: m, arena: arena)) }
+        }
+        guard completion.run() else { return .failed(completion.warmStart(objects: m, arena: arena)) }
         if let bound = problem.outside {
             let phi = completion.outsideDual
-            for i in 0..<problem.bidders where completion.u[i] + phi > bound[i] { return nil }
+            for i in 0..<problem.bidders where completion.u[i] + phi > bound[i] {
+                return .failed(completion.warmStart(objects: m, arena: arena))
+            }
         }
-        return completion.objectOf
+        return .solved(completion.objectOf)
     }
 
     /// One bidder: its cheapest object (the first among equals).
