@@ -7,7 +7,7 @@
 /// can beat. If j1 is free, or another object of value b1 is, the bidder takes that object at its
 /// price; otherwise it raises j1's price to `b2 − cost(i, j1) + ε` and the holder becomes free.
 ///
-/// Square problems of 64 or more bidders run phases with ε shrinking sixfold from span/6 to
+/// Square problems of 256 or more bidders run phases with ε shrinking sixfold from span/6 to
 /// span/(10 n), each starting with every bidder free and the prices of the phase before. Then the
 /// price of every held object is lowered until its holder's pair is *tight* (the object attains the
 /// holder's least value at the prices before lowering); a holder for which another lowered object now

@@ -148,7 +148,28 @@ final class SolverTests: XCTestCase {
         print("DINO-like: \(instances) matrices")
     }
 
-    /// Larger square and near-square problems (where the auction scales ε) against the reference.
+    /// Square problems of 256 and more, where the auction scales ε (also with a huge dynamic range,
+    /// where inflated prices would cost precision), against the reference.
+    func testScaledAuction() throws {
+        var random = TestRandom(seed: 7)
+        for (family, n) in [(Family.uniform, 300), (.dynamicRange, 256), (.mixedSign, 260), (.smallIntegers, 256)] {
+            let values = family.matrix(rows: n, cols: n, &random)
+            // The first try's lists make the auction scale ε (except where every kept cost is the
+            // same: the integers' zeros).
+            let arena = Arena()
+            let scales = try values.withUnsafeBufferPointer { buffer -> Bool in
+                let o = Orientation(costs: buffer.baseAddress!, rows: n, cols: n)
+                let problem = try Solver.lists(o, k: Solver.firstListLength(bidders: n, objects: n), truncated: true,
+                                               validated: false, arena: arena)
+                return !Auction.schedule(for: problem).isEmpty
+            }
+            XCTAssertEqual(scales, family != .smallIntegers, "\(family) \(n)×\(n)")
+            let expected = ReferenceHungarian.optimum(rows: n, cols: n, values: values)
+            check(rows: n, cols: n, values: values, expected: expected, "scaled \(family) \(n)×\(n)")
+        }
+    }
+
+    /// Larger square and near-square problems against the reference.
     func testLargerProblems() {
         var random = TestRandom(seed: 3)
         let cases: [(Family, Int, Int)] = [
