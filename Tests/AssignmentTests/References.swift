@@ -5,7 +5,7 @@ import Foundation
 // potentials version) in float64. Neither shares code or ideas with the auction.
 
 /// A deterministic random source (SplitMix64).
-struct TestRandom {
+struct TestRandom: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed &* 0x2545_F491_4F6C_DD1D &+ 1 }
 
@@ -135,6 +135,9 @@ enum Family: CaseIterable {
     case negative
     /// Mixed signs, magnitudes up to 1e3.
     case mixedSign
+    /// A few bidders (of the smaller side) whose finite costs lie in one fewer (often infeasible by
+    /// Hall's condition) or as many objects; other entries uniform, some forbidden.
+    case hallBlocked
 
     /// A rows × cols matrix of this family, row-major.
     func matrix(rows: Int, cols: Int, _ random: inout TestRandom) -> [Double] {
@@ -168,6 +171,20 @@ enum Family: CaseIterable {
             return (0..<count).map { _ in -10 * random.unit() }
         case .mixedSign:
             return (0..<count).map { _ in random.chance(0.3) ? Double(random.int(-1000...1000)) : (random.unit() - 0.5) * 2000 }
+        case .hallBlocked:
+            var values = (0..<count).map { _ in random.chance(0.2) ? Double.infinity : random.unit() }
+            let n = min(rows, cols), m = max(rows, cols)
+            guard n > 0 else { return values }
+            let blocked = random.int(1...min(n, 4))
+            let allowed = min(m, random.chance(0.6) ? blocked - 1 : blocked)
+            let bidders = Array((0..<n).shuffled(using: &random).prefix(blocked))
+            let objects = Set((0..<m).shuffled(using: &random).prefix(allowed))
+            for i in bidders {
+                for j in 0..<m where !objects.contains(j) {
+                    values[rows <= cols ? i * cols + j : j * cols + i] = .infinity
+                }
+            }
+            return values
         }
     }
 }

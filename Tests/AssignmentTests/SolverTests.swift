@@ -73,13 +73,14 @@ final class SolverTests: XCTestCase {
     /// solved as given and with forced one-, two- and three-long first lists.
     func testAgainstBruteForce() {
         var random = TestRandom(seed: 1)
-        var instances = 0, runs = 0
+        var instances = 0, runs = 0, infeasible = 0
         for round in 0..<700 {
             for family in Family.allCases {
                 let rows = random.int(0...8), cols = random.int(0...8)
                 let values = family.matrix(rows: rows, cols: cols, &random)
                 let expected = BruteForce.optimum(rows: rows, cols: cols, values: values)
                 instances += 1
+                if expected == nil { infeasible += 1 }
                 let context = "brute force round \(round), \(family), \(rows)×\(cols): \(values)"
                 if !check(rows: rows, cols: cols, values: values, expected: expected, context) { return }
                 runs += 1
@@ -91,14 +92,15 @@ final class SolverTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(instances, 6000)
-        print("brute force: \(instances) instances, \(runs) solves")
+        XCTAssertGreaterThan(infeasible, 300)
+        print("brute force: \(instances) instances (\(infeasible) infeasible), \(runs) solves")
     }
 
     /// ≥ 4 000 problems up to 40 × 120 (square, wide, tall) of every family against the reference
     /// Hungarian algorithm, as given and with forced short first lists.
     func testAgainstReferenceHungarian() {
         var random = TestRandom(seed: 2)
-        var instances = 0, runs = 0
+        var instances = 0, runs = 0, infeasible = 0
         for round in 0..<460 {
             for family in Family.allCases {
                 let shape = random.below(4)
@@ -113,6 +115,7 @@ final class SolverTests: XCTestCase {
                 let values = family.matrix(rows: rows, cols: cols, &random)
                 let expected = ReferenceHungarian.optimum(rows: rows, cols: cols, values: values)
                 instances += 1
+                if expected == nil { infeasible += 1 }
                 let context = "reference round \(round), \(family), \(rows)×\(cols)"
                 if !check(rows: rows, cols: cols, values: values, expected: expected, context) { return }
                 runs += 1
@@ -124,7 +127,8 @@ final class SolverTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(instances, 4000)
-        print("reference Hungarian: \(instances) instances, \(runs) solves")
+        XCTAssertGreaterThan(infeasible, 200)
+        print("reference Hungarian: \(instances) instances (\(infeasible) infeasible), \(runs) solves")
     }
 
     /// DINO-like matrices from the real matching-cost kernel (every matched head of synthetic batches,
