@@ -173,6 +173,12 @@ struct Auction {
                     j = p.objectOf(edge: open, first: first)
                 } else if b2 == .infinity {
                     price[j] += lone + eps
+                } else if eps == 0 {
+                    // Raise the price to where the pair is worth b2, but not (by rounding) beyond:
+                    // the pair must stay exactly tight.
+                    var raised = b2 - cost[e1]
+                    while cost[e1] + raised > b2 { raised = raised.nextDown }
+                    price[j] = Swift.max(raised, price[j])
                 } else {
                     price[j] = (b2 - cost[e1]) + eps
                 }

@@ -2,20 +2,21 @@
 /// ``Problem``, by shortest augmenting paths on reduced costs (Jonker–Volgenant).
 ///
 /// Dual variables: u (bidders) and v (objects); the reduced cost of an edge is `c − u_i − v_j`.
-/// The augmentation keeps three invariants (checked in this order when it starts):
+/// The augmentation keeps three invariants (established in this order when it starts):
 /// 1. *Feasibility*: every reduced cost of an assigned bidder is ≥ 0.
 /// 2. *Tightness*: an assigned bidder's own edge has reduced cost exactly 0.
 /// 3. *Free objects*: all unassigned objects share one value of v, and no assigned object has a
-///    larger v (the rectangular problem's condition: the unused columns are interchangeable).
+///    larger v (the rectangular problem's condition: the unused columns are interchangeable). Only
+///    needed with more objects than bidders; otherwise every object ends up assigned.
 ///
-/// Start: v = −price; u_i = min_j (c_ij − v_j) (so 1 holds for every bidder, by construction);
-/// bidders whose edge does not attain that minimum exactly lose their object (2). Then with
-/// F = the lowest v of a free object, every assigned object with v > F is freed too, and every free
-/// object gets v = F (lowering v never breaks 1 or 2, and this leaves no assigned v above F: 3).
-/// Each free bidder s is then added along a shortest path in reduced costs from s to a free object
-/// (Dijkstra: the reduced costs are ≥ 0 by 1), and the duals move by the path lengths as in JV, which
-/// keeps 1–3. When no bidder is free, 1–3 are the complementary slackness conditions of the
-/// assignment LP, so the assignment is optimal.
+/// Start: v = −price (or the duals a failed try on shorter lists left), and every free object gets
+/// V = the largest v, so that 3 holds. Then u_i = min_j (c_ij − v_j) for every bidder, so 1 holds by
+/// construction, and bidders whose edge does not attain that minimum exactly lose their object (2);
+/// such an object gets V too, and the sweep repeats until no pair is dissolved. Each free bidder s
+/// is then added along a shortest path in reduced costs from s to a free object (Dijkstra: the
+/// reduced costs are ≥ 0 by 1), and the duals move by the path lengths as in JV, which keeps 1–3.
+/// When no bidder is free, 1–3 are the complementary slackness conditions of the assignment LP, so
+/// the assignment is optimal.
 struct Augmentation {
     /// The problem.
     let problem: Problem
@@ -94,41 +95,44 @@ struct Augmentation {
         let p = problem
         let n = p.bidders, objects = p.objects
         let cost = p.cost
-        // 1 and 2: row duals by construction; untight pairs are dissolved.
-        for i in 0..<n {
-            let (first, count) = p.edges(i)
-            var low = Double.infinity
-            if let object = p.object {
-                for e in first..<(first &+ count) {
-                    let r = cost[e] - v[Int(object[e])]
-                    if r < low { low = r }
-                }
-            } else {
-                let row = cost + first
-                for j in 0..<count {
-                    let r = row[j] - v[j]
-                    if r < low { low = r }
-                }
-            }
-            if low == .infinity { return false }
-            u[i] = low
-            let j = Int(objectOf[i])
-            if j >= 0 && !(cost[held[i]] - v[j] == low) {
-                owner[j] = -1
-                objectOf[i] = -1
-            }
+        // 3 (with more objects than bidders): the free objects get the largest dual V. That may
+        // break 1 for bidders who now find one of them cheaper; the sweeps below recompute every u
+        // and free such bidders, whose objects get V in turn, until nothing changes.
+        let rectangular = objects > n
+        var top = -Double.infinity
+        if rectangular {
+            for j in 0..<objects where v[j] > top { top = v[j] }
+            for j in 0..<objects where owner[j] < 0 { v[j] = top }
         }
-        // 3: one value for the free objects, none above it among the assigned.
-        var floor = Double.infinity
-        for j in 0..<objects where owner[j] < 0 && v[j] < floor { floor = v[j] }
-        if floor < .infinity && objects > n {
-            for j in 0..<objects {
-                if owner[j] < 0 {
-                    v[j] = floor
-                } else if v[j] > floor {
-                    objectOf[Int(owner[j])] = -1
+        // 1 and 2: row duals by construction; pairs not exactly tight are dissolved.
+        var sweep = true
+        while sweep {
+            sweep = false
+            for i in 0..<n {
+                let (first, count) = p.edges(i)
+                var low = Double.infinity
+                if let object = p.object {
+                    for e in first..<(first &+ count) {
+                        let r = cost[e] - v[Int(object[e])]
+                        if r < low { low = r }
+                    }
+                } else {
+                    let row = cost + first
+                    for j in 0..<count {
+                        let r = row[j] - v[j]
+                        if r < low { low = r }
+                    }
+                }
+                if low == .infinity { return false }
+                u[i] = low
+                let j = Int(objectOf[i])
+                if j >= 0 && !(cost[held[i]] - v[j] == low) {
                     owner[j] = -1
-                    v[j] = floor
+                    objectOf[i] = -1
+                    if rectangular && v[j] != top {
+                        v[j] = top
+                        sweep = true
+                    }
                 }
             }
         }

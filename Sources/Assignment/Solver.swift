@@ -67,7 +67,8 @@ enum Solver {
     static func firstListLength(bidders n: Int, objects m: Int) -> Int {
         if n <= 4 { return n }
         if 16 * n <= m { return 4 }
-        if 4 * n <= m { return 8 }
+        if 3 * n <= m { return 8 }
+        if 3 * n <= 2 * m { return 16 }
         return 32
     }
 
