@@ -287,6 +287,35 @@ enum Candidates {
     /// returns K and each new object's caller index.
     private static func compact(_ object: UnsafeMutablePointer<Int32>, start: UnsafePointer<Int>, count: UnsafePointer<Int32>,
                                 bidders n: Int, objects m: Int, arena: Arena) -> (Int, UnsafeMutablePointer<Int32>) {
+        var edges = 0
+        for i in 0..<n { edges += Int(count[i]) }
+        if edges * 8 <= m {
+            // Few edges (few bidders): sort the objects they name rather than scan all m.
+            let sorted = arena.uninitialized(edges, of: Int32.self)
+            var t = 0
+            for i in 0..<n {
+                let s = start[i]
+                for e in s..<(s + Int(count[i])) { sorted[t] = object[e]; t += 1 }
+            }
+            var buffer = UnsafeMutableBufferPointer(start: sorted, count: edges)
+            buffer.sort()
+            var objects = 0
+            for t in 0..<edges where t == 0 || sorted[t] != sorted[t - 1] { sorted[objects] = sorted[t]; objects += 1 }
+            for i in 0..<n {
+                let s = start[i]
+                for e in s..<(s + Int(count[i])) {
+                    // Binary search of the object among the distinct ones.
+                    let target = object[e]
+                    var lo = 0, hi = objects - 1
+                    while lo < hi {
+                        let mid = (lo + hi) >> 1
+                        if sorted[mid] < target { lo = mid + 1 } else { hi = mid }
+                    }
+                    object[e] = Int32(truncatingIfNeeded: lo)
+                }
+            }
+            return (objects, sorted)
+        }
         let index = arena.make(m, Int32(-1))
         for i in 0..<n {
             let s = start[i]

@@ -8,9 +8,10 @@
 ///    rejects NaN and −∞. With k ≥ n this is exact by itself: some optimal assignment gives every
 ///    bidder one of its own n cheapest objects (the other n − 1 bidders hold at most n − 1 objects,
 ///    so one of bidder i's n cheapest is free, and moving i there costs no more; doing this for each
-///    bidder in turn leaves the others in place). Shorter lists — the first try uses k = 4 or 8 when
-///    there are many more objects than bidders (DINO: 900 queries, T targets), 32 otherwise — record
-///    for each bidder its k-th cheapest cost b_i, a lower bound of every cost it left out.
+///    bidder in turn leaves the others in place). Shorter lists — the first try uses k = 4 … 16 when
+///    there are more objects than bidders (DINO: 900 queries, T targets), 32 for square-like
+///    problems — record for each bidder its k-th cheapest cost b_i, a lower bound of every cost it
+///    left out.
 /// 2. **Auction** (``Auction``): Bertsekas's forward auction, bidders bidding for objects, with
 ///    ε-scaling where contention is heavy; it leaves prices and a partial assignment of tight pairs.
 /// 3. **Exact completion** (``Augmentation``): the prices become column duals v = −price, the row
