@@ -54,7 +54,7 @@ let package = Package(
         // tests
         .testTarget(name: "LossDSLTests", dependencies: ["LossDSL", "CodegenC", "DINOKernels"]),
         .testTarget(name: "KernelTests", dependencies: ["GeneratedKernels", "DINOKernels", "CodegenC"]),
-        .testTarget(name: "AssignmentTests", dependencies: ["Assignment"]),
+        .testTarget(name: "AssignmentTests", dependencies: ["Assignment", "Criterion"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CriterionTests", dependencies: ["Criterion", "TensorIO"], resources: [.copy("Fixtures")]),
     ],

@@ -35,6 +35,16 @@ public enum AssignmentError: Error, CustomStringConvertible, Equatable {
     /// NaN or −∞ at (row, col).
     case invalidEntry(row: Int, col: Int, value: Double)
 
+    /// Equal cases with equal positions and values; two NaN values count as equal.
+    public static func == (a: AssignmentError, b: AssignmentError) -> Bool {
+        switch (a, b) {
+        case (.infeasible, .infeasible): return true
+        case let (.invalidEntry(r1, c1, v1), .invalidEntry(r2, c2, v2)):
+            return r1 == r2 && c1 == c2 && (v1 == v2 || (v1.isNaN && v2.isNaN))
+        default: return false
+        }
+    }
+
     /// A sentence for people.
     public var description: String {
         switch self {
@@ -44,33 +54,23 @@ public enum AssignmentError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Exact minimum-cost assignment for rectangular matrices.
+/// Exact minimum-cost assignment for rectangular matrices (the problem scipy's
+/// `linear_sum_assignment` solves): an auction with ε-scaling, made exact by shortest augmenting
+/// paths (see ``Solver`` for the design and why the result is optimal).
 public enum AssignmentSolver {
-    /// Solves one problem exactly.
+    /// Solves one problem exactly: min(rows, cols) pairs of least total cost, sorted by row.
+    /// Throws ``AssignmentError/invalidEntry(row:col:value:)`` for NaN or −∞ (the first in
+    /// row-major order) and ``AssignmentError/infeasible`` when forbidden (+∞) entries leave no
+    /// complete assignment of the smaller side.
     public static func solve(_ m: CostMatrix) throws -> Assignment {
         try m.values.withUnsafeBufferPointer { try solve(rows: m.rows, cols: m.cols, costs: $0) }
     }
 
     /// Solves one problem held in `costs` (row-major, rows × cols) without copying it.
     public static func solve(rows: Int, cols: Int, costs: UnsafeBufferPointer<Double>) throws -> Assignment {
-        for (k, v) in costs.enumerated() where v.isNaN || v == -.infinity {
-            throw AssignmentError.invalidEntry(row: k / max(cols, 1), col: k % max(cols, 1), value: v)
-        }
+        precondition(rows >= 0 && cols >= 0 && costs.count == rows * cols, "a \(rows)×\(cols) matrix needs \(rows * cols) values")
         if rows == 0 || cols == 0 { return Assignment(rows: [], cols: [], cost: 0) }
-        let transposed = rows > cols
-        let n = min(rows, cols), m = max(rows, cols)
-        // The problem as n "bidders" × m "objects" (n ≤ m), row-major.
-        var c = [Double](repeating: 0, count: n * m)
-        for i in 0..<rows { for j in 0..<cols {
-            if transposed { c[j * m + i] = costs[i * cols + j] } else { c[i * m + j] = costs[i * cols + j] }
-        } }
-        let objectOf = try ExactSolver(bidders: n, objects: m, costs: c).solve()
-        var pairs: [(Int, Int)] = []
-        for i in 0..<n { pairs.append(transposed ? (objectOf[i], i) : (i, objectOf[i])) }
-        pairs.sort { $0.0 < $1.0 }
-        var total = 0.0
-        for (r, k) in pairs { total += costs[r * cols + k] }
-        return Assignment(rows: pairs.map(\.0), cols: pairs.map(\.1), cost: total)
+        return try Solver.solve(Orientation(costs: costs.baseAddress!, rows: rows, cols: cols))
     }
 
     /// Solves independent problems on at most `threads` workers; the results equal solving them one by one.

@@ -11,13 +11,14 @@ import Glibc
 /// dino-gen emit --output kernels/          # the generated C and its header
 /// dino-gen bench                           # stage timings on the built-in W0 batch
 /// dino-gen assign cost.npy                 # solve one assignment problem
+/// dino-gen bench-assign                    # the solver against scipy on the same matrices
 /// ```
 @main
 struct DinoGen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dino-gen",
         abstract: "DINO's training criterion (matching, focal, box, denoising, auxiliary and mask losses) on the CPU.",
-        subcommands: [Eval.self, Emit.self, Bench.self],
+        subcommands: [Eval.self, Emit.self, Bench.self, Assign.self, BenchAssign.self],
         defaultSubcommand: Eval.self
     )
 
