@@ -36,6 +36,16 @@ struct CRenderer {
         userScope[id] = scope
     }
 
+    /// Whether the operation is a comparison or a logical one: its value, 0 or 1, is kept in an `int`
+    /// (32-bit lanes beside float ones, where an int64_t would cost conversions in vector loops).
+    private func isPredicate(_ op: Op) -> Bool {
+        switch op.kind {
+        case .binary(let b): return b.isPredicate
+        case .unary(.not): return true
+        default: return false
+        }
+    }
+
     /// Whether `scope` is `loop` or a loop nested in it.
     private func isInside(_ scope: Int, _ loop: Int) -> Bool {
         var s = scope
@@ -255,7 +265,7 @@ struct CRenderer {
         prepared.insert(id)
         if isInlined(id) { return }
         comment(for: id)
-        line("const \(cType(op.type)) \(name(id)) = \(expression(id));")
+        line("const \(isPredicate(op) ? "int" : cType(op.type)) \(name(id)) = \(expression(id));")
     }
 
     /// Emits, before a loop opens, everything the loop needs from the loops already open.

@@ -13,11 +13,26 @@ public func sigmoidFocalLoss(logit x: Expr, target y: Expr, alpha: Expr, gamma: 
 }
 
 /// The focal classification cost of DINO's Hungarian matcher for one logit of the target's class:
-/// α·(1−p)^γ·(−log(p + 1e-8)) − (1−α)·p^γ·(−log(1 − p + 1e-8)).
+/// α·(1−p)^γ·(−log(p + ε)) − (1−α)·p^γ·(−log(1 − p + ε)), ε = 1e-8, p = σ(x).
+///
+/// Both logs come from the ones softplus needs, with no general log. With e = e^−|x|, the smaller
+/// of p and 1 − p is s = e/(1 + e) and the larger is 1/(1 + e), so that, with L = log(1 + e):
+/// - log(1/(1 + e) + ε) = −L + log(1 + ε(1 + e)) = −L + ε(1 + e), exact but for ε² < 1e-15;
+/// - log(s + ε) = log(max(s, ε)) + log(1 + min(s, ε)/max(s, ε)), where log s = −|x| − L.
 public func focalMatchingCost(logit x: Expr, alpha: Expr, gamma: Expr) -> Expr {
-    let p = sigmoid(x)
-    let positive = alpha * (1 - p).pow(gamma) * -log(p + 1e-8)
-    let negative = (1 - alpha) * p.pow(gamma) * -log(1 - p + 1e-8)
+    let epsilon: Expr = 1e-8
+    let e = exp(-abs(x))
+    let r = 1 / (1 + e)
+    let small = e * r                                   // min(p, 1 − p)
+    let l = log1pUnit(e)                                // log(1 + e)
+    let logLarge = -l + epsilon * (1 + e)               // log(max(p, 1 − p) + ε)
+    let logSmall = select(small >= epsilon, -abs(x) - l, log(epsilon))
+        + log1pUnit(min(small, epsilon) / max(small, epsilon))   // log(min(p, 1 − p) + ε)
+    let positiveSide = x >= 0
+    let p = select(positiveSide, r, small), q = select(positiveSide, small, r)   // p and 1 − p
+    let logP = select(positiveSide, logLarge, logSmall), logQ = select(positiveSide, logSmall, logLarge)
+    let positive = alpha * q.pow(gamma) * -logP
+    let negative = (1 - alpha) * p.pow(gamma) * -logQ
     return (positive - negative).named("focal matching cost")
 }
 
