@@ -8,9 +8,16 @@ import Darwin
 /// to a temporary file beside `path` that is renamed over it once complete, so a failure (a full
 /// disk, a size limit) leaves no half-written file: an existing file stays as it was, and the
 /// temporary file is removed. A `path` that exists and is not a regular file (`/dev/stdout`, a FIFO)
-/// is written directly.
-func writeFile(_ path: String, parts: [[UInt8]]) throws {
-    let fail = ErrorContext(path: path)
+/// is written directly; a symbolic link to a file keeps pointing to it.
+func writeFile(_ given: String, parts: [[UInt8]]) throws {
+    let fail = ErrorContext(path: given)
+    // A symbolic link is replaced by what it points to, as opening it for writing would.
+    var path = given
+    var link = stat()
+    if lstat(given, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(given, nil) {
+        path = String(cString: resolved)
+        free(resolved)
+    }
     var info = stat()
     if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG && (info.st_mode & S_IFMT) != S_IFDIR {
         let fd = open(path, O_WRONLY | O_CLOEXEC)

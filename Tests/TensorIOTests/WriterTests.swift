@@ -100,6 +100,12 @@ final class WriterTests: XCTestCase {
         signal(SIGXFSZ, oldSignal)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "the existing file was changed")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["step.safetensors"])
+        // A symbolic link is written through, not replaced.
+        let link = folder.appendingPathComponent("link.safetensors").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "step.safetensors")
+        try SafetensorsWriter.write([("b", .u8, [2], [5, 6])], to: link)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), "step.safetensors")
+        XCTAssertEqual(try TensorFile.open(path: path).names, ["b"])
         // Devices and FIFOs are written in place: /dev/full reports a full disk.
         assertThrows(try SafetensorsWriter.write([("a", .u8, [1], [0])], to: "/dev/full"), path: "/dev/full",
                      reason: "cannot write the file: No space left on device", tensor: nil)
