@@ -57,6 +57,8 @@ let package = Package(
         .testTarget(name: "AssignmentTests", dependencies: ["Assignment", "Criterion"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CriterionTests", dependencies: ["Criterion", "TensorIO"], resources: [.copy("Fixtures")]),
+        // Runs the built dino-gen executable (the dependency makes SwiftPM build it first, with the same sanitizers).
+        .testTarget(name: "CLITests", dependencies: ["dino-gen"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

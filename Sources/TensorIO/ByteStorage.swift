@@ -40,10 +40,11 @@ final class ByteStorage {
         return ByteStorage(mallocated: memory, count: bytes.count)
     }
 
-    /// Maps the regular file at `path` read-only.
+    /// Maps the regular file at `path` read-only. Anything else (a directory, a FIFO, a device)
+    /// is an error; it is opened non-blocking so that a FIFO without a writer cannot hang the reader.
     static func map(path: String) throws -> ByteStorage {
         let fail = ErrorContext(path: path)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             throw fail("cannot open the file: \(systemMessage(errno))")
         }
@@ -54,7 +55,7 @@ final class ByteStorage {
         }
         let kind = info.st_mode & S_IFMT
         if kind == S_IFDIR { throw fail("is a directory, not a tensor file") }
-        if kind != S_IFREG { throw fail("is not a regular file") }
+        if kind != S_IFREG { throw fail("is not a regular file (\(fileKind(kind)))") }
         let size = Int(info.st_size)
         if size == 0 { throw fail("file is empty") }
         guard let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
@@ -70,6 +71,17 @@ final class ByteStorage {
         } else if mappedLength > 0 {
             munmap(UnsafeMutableRawPointer(mutating: base), mappedLength)
         }
+    }
+}
+
+/// A name for a file type from `st_mode & S_IFMT`.
+private func fileKind(_ kind: mode_t) -> String {
+    switch kind {
+    case S_IFIFO: return "a FIFO"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    case S_IFSOCK: return "a socket"
+    default: return "file type \(String(kind, radix: 8))"
     }
 }
 

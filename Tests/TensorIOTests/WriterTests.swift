@@ -80,6 +80,37 @@ final class WriterTests: XCTestCase {
                      reason: "cannot create the file", tensor: nil)
     }
 
+    /// A write that fails part-way (here: the file size limit, as a full disk would) leaves no
+    /// half-written file: an existing file keeps its bytes, and no temporary file stays behind.
+    func testFailedWriteLeavesNothingHalfWritten() throws {
+        let folder = try temporaryFolder(self)
+        let path = folder.appendingPathComponent("step.safetensors").path
+        try SafetensorsWriter.write([("small", .u8, [4], [1, 2, 3, 4])], to: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        var old = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_FSIZE.rawValue), &old), 0)
+        let oldSignal = signal(SIGXFSZ, SIG_IGN)  // past the limit, write() fails with EFBIG instead of a signal
+        var limit = old
+        limit.rlim_cur = 100_000
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit), 0)
+        let big = [UInt8](repeating: 7, count: 1_000_000)
+        assertThrows(try SafetensorsWriter.write([("big", .u8, [big.count], big)], to: path), path: path,
+                     reason: "cannot write the file: File too large", tensor: nil)
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &old), 0)
+        signal(SIGXFSZ, oldSignal)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "the existing file was changed")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["step.safetensors"])
+        // A symbolic link is written through, not replaced.
+        let link = folder.appendingPathComponent("link.safetensors").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "step.safetensors")
+        try SafetensorsWriter.write([("b", .u8, [2], [5, 6])], to: link)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), "step.safetensors")
+        XCTAssertEqual(try TensorFile.open(path: path).names, ["b"])
+        // Devices and FIFOs are written in place: /dev/full reports a full disk.
+        assertThrows(try SafetensorsWriter.write([("a", .u8, [1], [0])], to: "/dev/full"), path: "/dev/full",
+                     reason: "cannot write the file: No space left on device", tensor: nil)
+    }
+
     func testNpyWriterMatchesNumpyByteForByte() throws {
         // matrix.npy is np.save((arange(12).reshape(3, 4) - 5.5) / 3); scalar.npy is np.save(np.int64(42)).
         let matrix = (0..<12).map { (Double($0) - 5.5) / 3.0 }

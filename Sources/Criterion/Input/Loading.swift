@@ -13,6 +13,10 @@ extension CriterionInput {
     /// Validates the tensors of an opened file (either layout of DESIGN §3) and builds the batch.
     /// F32 tensors are used in place; F16, BF16 and F64 are converted to float32 once.
     public static func make(from file: TensorFile) throws -> CriterionInput {
+        if file.format == .npy {
+            throw InputError(path: file.path, tensor: nil,
+                             reason: "is a single .npy array; the criterion needs a .safetensors or .npz file holding the named tensors (pred_logits, pred_boxes, targets.0.labels, …)")
+        }
         var loader = InputLoader(file: file)
         do { return try loader.load() } catch let e as TensorFileError {
             throw InputError(path: e.path, tensor: e.tensor, reason: e.reason)
@@ -55,6 +59,15 @@ struct InputLoader {
     var keepAlive: [AnyObject] = []
 
     static let dnPrefix = "dn_meta.output_known_lbs_bboxes."
+    /// The most cost-matrix entries (Σ over matched heads and images of queries × T_b) a batch may
+    /// need: 2^28, 2 GiB of doubles, beyond any real training step (W0 needs 0.4 M, a crowded
+    /// LVIS-like batch of 16 images × 300 targets × 900 queries × 7 heads 30 M). A larger count
+    /// comes from a hostile or corrupt file and would exhaust memory.
+    static let maxCostEntries = 1 << 28
+    /// The most mask pixels (targets × the batch's largest H × largest W) the mask losses may visit:
+    /// 2^31 (upstream would hold them as a float tensor of 8 GiB). A file can declare a huge H × W
+    /// for an image without targets at no cost in bytes, so this bounds the work.
+    static let maxMaskPixels = 1 << 31
 
     init(file: TensorFile) {
         self.file = file
@@ -181,6 +194,13 @@ struct InputLoader {
             enc.append(try head("enc_outputs.\(j).", suffix: "_enc_\(j)", label: "enc_\(j)", expected: matching))
         }
         let targets = try loadTargets(batch: batch, classes: classes)
+        let matchedHeads = 1 + aux.count + (interm == nil ? 0 : 1) + enc.count
+        let (perHead, o1) = queries.multipliedReportingOverflow(by: targets.total)
+        let (entries, o2) = perHead.multipliedReportingOverflow(by: matchedHeads)
+        if o1 || o2 || entries > Self.maxCostEntries {
+            throw fail(stacked ? "outputs_class" : "pred_logits", "\(queries) queries × \(targets.total) targets × \(matchedHeads) matched heads need "
+                       + "\(o1 || o2 ? "more than 2^63" : String(entries)) cost-matrix entries, more than the limit of \(Self.maxCostEntries) (2^28)")
+        }
         if let dn {
             let single = dn.padSize / dn.groups
             if let (b, most) = targets.labels.map(\.count).enumerated().max(by: { $0.element < $1.element }), most > single {
@@ -229,6 +249,8 @@ struct InputLoader {
     func checkShape(batch: Int, classes: Int, source: String) throws {
         guard batch > 0 else { throw fail(source, "has a batch of 0 images") }
         guard classes > 0 else { throw fail(source, "has 0 classes") }
+        // Labels are held as Int32; a zero query count lets a file declare any class count for free.
+        guard classes <= Int(Int32.max) else { throw fail(source, "has \(classes) classes, more than 2^31 − 1") }
     }
 
     /// `outputs_class` / `outputs_coord` (L × B × (pad_size + Q) × C / 4): every head is a window into them.
@@ -330,6 +352,13 @@ struct InputLoader {
             widths.append(mt.shape[2])
             for t in 0..<count { offsets.append(all.count + t * area) }
             all.append(contentsOf: buffer.buffer)
+        }
+        let (area, o1) = (heights.max() ?? 0).multipliedReportingOverflow(by: widths.max() ?? 0)
+        let (pixels, o2) = area.multipliedReportingOverflow(by: targets.total)
+        if o1 || o2 || pixels > Self.maxMaskPixels {
+            let b = heights.indices.max { max(heights[$0], widths[$0]) < max(heights[$1], widths[$1]) } ?? 0
+            throw fail("targets.\(b).masks", "makes the batch's padded target masks \(heights.max() ?? 0) × \(widths.max() ?? 0) pixels; "
+                       + "with \(targets.total) targets that is more than the limit of \(Self.maxMaskPixels) (2^31) mask pixels")
         }
         let view = StridedPredictions(base: predicted.pointer, imageStride: queries * h * w, rowStride: h * w,
                                       batch: batch, queries: queries, width: h * w)
