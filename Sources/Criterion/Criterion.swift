@@ -95,6 +95,13 @@ public struct Criterion: Sendable {
         }
 
         let total = dict.reduce(0.0) { $0 + $1.value * (weight(of: $1.key, auxLayers: input.aux.count) ?? 0) }
+        // finite, validated inputs can still overflow float32 arithmetic when their values are huge
+        if let bad = dict.first(where: { !$0.value.isFinite }) {
+            throw CriterionError("\(bad.key) is not finite (\(bad.value)): the predictions' values are too large for float32 arithmetic")
+        }
+        guard total.isFinite else {
+            throw CriterionError("the weighted total is not finite (\(total)): the losses times their weights overflow")
+        }
         var labels = ["final"] + input.aux.indices.map { "aux_\($0)" }
         if input.interm != nil { labels.append("interm") }
         labels += input.enc.indices.map { "enc_\($0)" }

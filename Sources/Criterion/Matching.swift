@@ -73,7 +73,9 @@ struct Matcher {
                 }
             }
             if let k = failures.firstIndex(where: { $0 != nil }) {
-                throw CriterionError("matching of \(heads[k / batch].label), image \(k % batch) failed: \(failures[k]!)")
+                // the costs of finite, validated inputs are finite unless their values overflow float32 arithmetic
+                throw CriterionError("the matching costs of \(heads[k / batch].label), image \(k % batch) are not all finite "
+                                     + "(\(failures[k]!)): the predictions' values are too large for float32 arithmetic")
             }
         case .minsum:
             solved = problems.map(Self.minsum)

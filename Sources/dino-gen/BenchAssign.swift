@@ -107,7 +107,10 @@ struct BenchAssign: ParsableCommand {
         let criterion = Criterion(options: CriterionOptions())
         for t in [1, 10, 30, 100] {
             let input = CriterionInput.synthetic(batch: 1, seed: seed, targets: t)
-            cases.append(Case(name: "dino_900x\(t)", kind: "DINO", matrix: criterion.costMatrices(input)[0]))
+            // the kernel lays the matrix out target by target (T × 900); upstream hands scipy 900 × T
+            let m = criterion.costMatrices(input)[0]
+            let queriesByTargets = (0..<(m.rows * m.cols)).map { k in m.values[(k % m.rows) * m.cols + k / m.rows] }
+            cases.append(Case(name: "dino_900x\(t)", kind: "DINO", matrix: CostMatrix(rows: m.cols, cols: m.rows, values: queriesByTargets)))
         }
         var random = SplitMix64(seed: seed)
         for n in [100, 500, 1000] {

@@ -33,7 +33,16 @@ struct CriterionFlags: ParsableArguments {
         where !value.isFinite {
             throw ValidationError("--\(name) must be a finite number")
         }
-        if focalGamma < 0 { throw ValidationError("--focal-gamma must be ≥ 0") }
+        if !(0...1).contains(focalAlpha) { throw ValidationError("--focal-alpha must be between 0 and 1, not \(focalAlpha)") }
+        if !(0...100).contains(focalGamma) { throw ValidationError("--focal-gamma must be between 0 and 100, not \(focalGamma)") }
+        // weights beyond a million would overflow the float32 matching costs and the totals for no purpose
+        for (name, value) in [("cost-class", costClass), ("cost-bbox", costBbox), ("cost-giou", costGiou),
+                              ("cls-loss-coef", clsLossCoef), ("bbox-loss-coef", bboxLossCoef), ("giou-loss-coef", giouLossCoef),
+                              ("interm-loss-coef", intermLossCoef), ("mask-loss-coef", maskLossCoef), ("dice-loss-coef", diceLossCoef)]
+        where abs(value) > 1e6 {
+            throw ValidationError("--\(name) must be between -1e6 and 1e6, not \(value)")
+        }
+        if let numBoxes, numBoxes < 0 { throw ValidationError("--num-boxes must not be negative, not \(numBoxes)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -93,16 +102,21 @@ struct Eval: ParsableCommand {
                 throw CommandFailure("\(error)")
             }
         }
+        // Every result is computed before any is printed: a failure leaves standard output empty.
+        var outputs: [String] = []
         for (k, input) in inputs.enumerated() {
             if showProgress { FileHandle.standardError.write("\r[\(k + 1)/\(inputs.count)] \(input.source)\u{1B}[K") }
             let start = Date()
             let result: CriterionResult
-            do { result = try engine.evaluate(input) } catch { throw CommandFailure("\(input.source): \(error)") }
+            do { result = try engine.evaluate(input) } catch {
+                if showProgress { FileHandle.standardError.write("\r\u{1B}[K") }
+                throw CommandFailure("\(input.source): \(error)")
+            }
             let seconds = Date().timeIntervalSince(start)
-            print(json ? OutputFormat.json(result, input: input.source, indices: indices)
-                       : OutputFormat.table(result, input: input.source, seconds: seconds))
-            fflush(stdout)
+            outputs.append(json ? OutputFormat.json(result, input: input.source, indices: indices)
+                                : OutputFormat.table(result, input: input.source, seconds: seconds))
         }
         if showProgress { FileHandle.standardError.write("\r\u{1B}[K") }
+        for output in outputs { print(output) }
     }
 }
