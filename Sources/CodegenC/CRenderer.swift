@@ -339,6 +339,7 @@ struct CRenderer {
         body(&self, nil)
         closeLoop(inner)
         prepared = prepared.filter { before.contains($0) || !isInside(program.ops[$0].scope, inner) }
+        emittedGroups = emittedGroups.filter { !isInside(program.groups[$0].enclosing, inner) }
         line("/* the last \(width) as one vector ending at \(extent) */")
         openLoop(inner, pragma: innermostPragma, from: "\(end) < \(extent) ? \(extent) - \(width) : \(extent)")
         for id in rootIds { prepare(id) }
@@ -430,13 +431,27 @@ struct CRenderer {
                 }
             }
         case .any?:
-            // A scalar scan that stops at the first index where the condition holds.
+            // A scan that stops after the first block of a vector's width where the condition holds: each
+            // block is one vectorized test, and the branch that ends the scan is taken once, not guessed
+            // at every index (an element-wise early exit mispredicts about once per scan).
             let member = group.members[0]
             let body = bodies[0]
+            let loop = group.loops[0]
+            let variable = program.loops[loop].variable
+            prepare(program.loops[loop].extent)
+            let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+            let width = vectorWidth
             line("int64_t \(name(member)) = 0;")
-            emitLoops(group.loops, roots: bodies, innermostPragma: nil) { r, _ in
-                r.line("if (\(r.operand(body, of: Op(kind: .select, operands: [], type: .int, scope: 0)))) { \(r.name(member)) = 1; break; }")
-            }
+            line("for (int64_t \(variable)_block = 0; \(variable)_block < \(extent); \(variable)_block += \(width)) {")
+            indent += 1
+            line("const int64_t \(variable)_block_end = \(variable)_block + \(width) < \(extent) ? \(variable)_block + \(width) : \(extent);")
+            openLoop(loop, pragma: simd("reduction(|:\(name(member)))"), from: "\(variable)_block", to: "\(variable)_block_end")
+            for id in bodies { prepare(id) }
+            line("\(name(member)) |= \(operand(body, of: Op(kind: .select, operands: [], type: .int, scope: 0)));")
+            closeLoop(loop)
+            line("if (\(name(member))) break;")
+            indent -= 1
+            line("}")
         case .argmax?:
             // Two vectorizable passes instead of one branchy loop: the largest value, then the first index
             // holding it (a min reduction). Real values are compared in the first pass through an
@@ -591,7 +606,9 @@ struct CRenderer {
                     index = "(\(index)) * \(operand(l.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))) + \(l.variable)"
                 }
                 index = index.replacingOccurrences(of: "(row)", with: "row")
-                emitLoops(group.loops, roots: [member], innermostPragma: simd(nil)) { r, _ in
+                // a scan that stops early inside the loop keeps it from being vectorized
+                let scans = program.groups.contains { g in g.reduction == .any && group.loops.contains { isInside(g.enclosing, $0) } }
+                emitLoops(group.loops, roots: [member], innermostPragma: scans ? nil : simd(nil)) { r, _ in
                     r.line("\(n)[\(index)] = (\(r.cType(t)))\(r.operand(member, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
                 }
             default:

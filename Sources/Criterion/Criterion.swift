@@ -27,9 +27,25 @@ public struct Criterion: Sendable {
         let losses = LossFunctions(options: options, targets: targets, classes: input.classes)
         let numBoxes = max(1, options.numBoxes ?? Double(targets.total))
 
-        // Matching: every matched head at once (cost kernels, then the assignments in parallel).
+        // 1. Each head's pass over all its logits (it needs no matching) and, for a matched head, its cost
+        //    matrices right after, while its logits are still in cache.
+        let matcher = Matcher(options: options, targets: targets)
         let matched: [Head] = [input.final] + input.aux + (input.interm.map { [$0] } ?? []) + input.enc
-        let matchings = try Matcher(options: options, targets: targets).match(matched, timer: &timer)
+        var labelPasses: [String: (negatives: Double, foreground: [UInt8])] = [:]
+        var costs: [Matcher.HeadCosts] = []
+        for head in matched {
+            labelPasses[head.label] = losses.labels(head)
+            timer.lap("label losses")
+            costs.append(matcher.costs(head))
+            timer.lap("cost matrices")
+        }
+        for head in input.denoising.map({ [$0.final] + $0.aux }) ?? [] {
+            labelPasses[head.label] = losses.labels(head)
+            timer.lap("label losses")
+        }
+        // 2. Every assignment problem at once, in parallel.
+        let matchings = try matcher.solve(costs, heads: matched)
+        timer.lap("assignment")
 
         func pairs(_ m: [(queries: [Int], targets: [Int])]) -> Pairs {
             var p = Pairs()
@@ -39,9 +55,9 @@ public struct Criterion: Sendable {
             return p
         }
 
+        // 3. What the pairs of each head add, and the losses in upstream's order.
         func headLosses(_ head: Head, _ p: Pairs, normalizer m: Double, classError: Bool) -> HeadLosses {
-            let labels = losses.labels(head)
-            timer.lap("label losses")
+            let labels = labelPasses[head.label]!
             let sums = losses.pairSums(head, p)
             timer.lap("pair losses")
             return losses.losses(labels: labels, pairs: sums, count: p.count, queries: head.logits.queries,
@@ -118,7 +134,10 @@ public struct Criterion: Sendable {
         if let n = options.threads { dino_set_threads(Int32(n)) }
         let matcher = Matcher(options: options, targets: TargetTable(input.targets))
         let heads: [Head] = [input.final] + input.aux + (input.interm.map { [$0] } ?? []) + input.enc
-        return heads.flatMap { head in (0..<input.batch).map { matcher.costMatrix(head, image: $0) } }
+        return heads.flatMap { head in
+            let costs = matcher.costs(head)
+            return (0..<input.batch).map { costs.matrix($0, matcher.targets) }
+        }
     }
 
     /// The weight of a loss key (DESIGN §2 "Weighted total"), or nil for keys without one.

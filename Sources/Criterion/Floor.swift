@@ -2,13 +2,13 @@ import DINOKernels
 import DINOKernelsC
 
 extension StridedPredictions {
-    /// The sizes of the flat view of `label_loss` and `focal_floor`: N = queries · width values per image,
-    /// in S segments of `DINOKernels.segmentLength`. A head's queries are contiguous (row stride = width),
-    /// as every head the loader builds is.
-    var segments: (n: Int64, segments: Int64) {
-        precondition(rowStride == width, "the flat view needs contiguous queries")
-        let n = queries * width, length = DINOKernels.segmentLength
-        return (Int64(n), Int64((n + length - 1) / length))
+    /// The segments of `label_loss` and `focal_floor`: R = max(1, ⌊segmentLength / width⌋) queries each,
+    /// S = ⌈queries / R⌉ per image. A head's queries are contiguous (row stride = width), as every head the
+    /// loader builds is.
+    var segments: (queriesPerSegment: Int, count: Int) {
+        precondition(rowStride == width, "the segmented view needs contiguous queries")
+        let r = max(1, DINOKernels.segmentLength / max(width, 1))
+        return (r, (queries + r - 1) / r)
     }
 }
 
@@ -27,9 +27,10 @@ extension Criterion {
         if let n = options.threads { dino_set_threads(Int32(n)) }
         var total = 0.0
         for head in input.allHeads {
-            let (n, segments) = head.logits.segments
+            let l = head.logits, (r, segments) = l.segments
             var focal = 0.0
-            dino_focal_floor(Int64(head.logits.batch), segments, n, head.logits.base, Int64(head.logits.imageStride), options.focalAlpha, &focal)
+            dino_focal_floor(Int64(l.batch), Int64(segments), Int64(l.queries), Int64(l.width), Int64(r), l.base, Int64(l.imageStride),
+                             options.focalAlpha, &focal)
             total += focal
         }
         return total

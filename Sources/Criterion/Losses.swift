@@ -19,16 +19,19 @@ struct LossFunctions {
     /// The focal label loss over every logit of the head with no positives (all targets 0), and per
     /// query 1 where its top class is not the last (for `cardinality_error`).
     func labels(_ head: Head) -> (negatives: Double, foreground: [UInt8]) {
-        let l = head.logits
-        let (n, segments) = l.segments
+        let l = head.logits, (r, segments) = l.segments
         var focal = 0.0
+        // one slot per segment and query of the segment: query s·R + j of image b at (b·S + s)·R + j
+        var slots = [UInt8](repeating: 0, count: l.batch * segments * r)
         if options.focalGamma == 2 {
-            dino_label_loss(Int64(l.batch), segments, n, l.base, Int64(l.imageStride), options.focalAlpha, &focal)
+            dino_label_loss(Int64(l.batch), Int64(segments), Int64(l.queries), Int64(l.width), Int64(r), l.base, Int64(l.imageStride),
+                            options.focalAlpha, &focal, &slots)
         } else {
-            dino_label_loss_gamma(Int64(l.batch), segments, n, l.base, Int64(l.imageStride), options.focalAlpha, options.focalGamma, &focal)
+            dino_label_loss_gamma(Int64(l.batch), Int64(segments), Int64(l.queries), Int64(l.width), Int64(r), l.base, Int64(l.imageStride),
+                                  options.focalAlpha, options.focalGamma, &focal, &slots)
         }
-        var foreground = [UInt8](repeating: 0, count: l.batch * l.queries)
-        dino_foreground(Int64(l.batch), Int64(l.queries), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride), &foreground)
+        // the slots of image b are its queries in order, then the unused ones of its last segment
+        let foreground = (0..<l.batch).flatMap { b in slots[(b * segments * r)..<(b * segments * r + l.queries)] }
         return (focal, foreground)
     }
 

@@ -2,57 +2,65 @@ import Foundation
 import Assignment
 import DINOKernelsC
 
-/// HungarianMatcher (and SimpleMinsumMatcher) for many heads at once: all cost matrices by the
-/// generated `match_cost` kernel, then all assignment problems solved in parallel.
+/// HungarianMatcher (and SimpleMinsumMatcher): the cost matrices of a head by the generated
+/// `match_cost` kernel, then the assignment problems of every head solved at once, in parallel.
 struct Matcher {
     let options: CriterionOptions
     let targets: TargetTable
 
-    /// The cost matrix of one head and image, target by target: C[t, q] (T_b × Q, row-major; each
-    /// target's row is what it bids from in the assignment).
-    func costMatrix(_ head: Head, image b: Int) -> CostMatrix {
-        let queries = head.logits.queries, count = targets.counts[b]
-        guard count > 0, queries > 0 else { return CostMatrix(rows: count, cols: queries, values: []) }
-        let first = targets.first[b]
-        let o = options
-        // the image's predicted boxes coordinate by coordinate (cx[Q], cy[Q], w[Q], h[Q])
-        let source = head.boxes.base + b * head.boxes.imageStride, stride = head.boxes.rowStride
-        let columns = [Float](unsafeUninitializedCapacity: 4 * queries) { out, initialized in
-            for q in 0..<queries { for k in 0..<4 { out[k * queries + q] = source[q * stride + k] } }
-            initialized = 4 * queries
+    /// The cost matrices of one head: each target's row C[t, q] over its image's queries, image after
+    /// image (image b's matrix is T_b × Q, row-major, at `offset(b)`), from one kernel call that runs
+    /// in parallel over all the batch's targets.
+    struct HeadCosts {
+        /// Σ T_b × Q costs.
+        let values: [Double]
+        /// Q.
+        let queries: Int
+
+        /// Image b's matrix (T_b × Q).
+        func matrix(_ b: Int, _ targets: TargetTable) -> CostMatrix {
+            let start = targets.first[b] * queries
+            return CostMatrix(rows: targets.counts[b], cols: queries,
+                              values: Array(values[start..<(start + targets.counts[b] * queries)]))
         }
+    }
+
+    /// The cost matrices of one head (the generated `match_cost` kernel).
+    func costs(_ head: Head) -> HeadCosts {
+        let queries = head.logits.queries, batch = head.logits.batch, count = targets.total
+        guard count > 0, queries > 0 else { return HeadCosts(values: [], queries: queries) }
+        let o = options
+        // the predicted boxes image by image, coordinate by coordinate (cx[Q], cy[Q], w[Q], h[Q])
+        let source = head.boxes
+        let columns = [Float](unsafeUninitializedCapacity: batch * 4 * queries) { out, initialized in
+            for b in 0..<batch {
+                let box = source.base + b * source.imageStride, column = out.baseAddress! + b * 4 * queries
+                for q in 0..<queries { for k in 0..<4 { column[k * queries + q] = box[q * source.rowStride + k] } }
+            }
+            initialized = batch * 4 * queries
+        }
+        let l = head.logits
         // every entry is written by the kernel
         let values = [Double](unsafeUninitializedCapacity: queries * count) { cost, initialized in
-            let logits = head.logits.base + b * head.logits.imageStride
-            targets.labels.withUnsafeBufferPointer { labels in
-                targets.boxes.withUnsafeBufferPointer { boxes in
-                    let label = labels.baseAddress! + first
-                    let target = boxes.baseAddress! + 4 * first
-                    if o.focalGamma == 2 {
-                        dino_match_cost(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride), columns, label, target,
-                                        o.focalAlpha, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
-                    } else {
-                        dino_match_cost_gamma(Int64(count), Int64(queries), logits, Int64(head.logits.rowStride), columns, label, target,
-                                              o.focalAlpha, o.focalGamma, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
-                    }
-                }
+            if o.focalGamma == 2 {
+                dino_match_cost(Int64(count), Int64(queries), l.base, Int64(l.imageStride), Int64(l.rowStride), columns,
+                                targets.image, targets.labels, targets.boxes,
+                                o.focalAlpha, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
+            } else {
+                dino_match_cost_gamma(Int64(count), Int64(queries), l.base, Int64(l.imageStride), Int64(l.rowStride), columns,
+                                      targets.image, targets.labels, targets.boxes,
+                                      o.focalAlpha, o.focalGamma, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
             }
             initialized = queries * count
         }
-        return CostMatrix(rows: count, cols: queries, values: values)
+        return HeadCosts(values: values, queries: queries)
     }
 
-    /// Matches every head; per head and image the (queries, targets) pairs. The cost matrices, then the
-    /// assignment problems, run as independent tasks on the kernels' threads (`parallelFor`).
-    func match(_ heads: [Head], timer: inout StageTimer) throws -> [[(queries: [Int], targets: [Int])]] {
+    /// Solves every image's problem of every head in `costs` (one per head of `heads`) in parallel on
+    /// the kernels' threads; per head and image the (queries, targets) pairs.
+    func solve(_ costs: [HeadCosts], heads: [Head]) throws -> [[(queries: [Int], targets: [Int])]] {
         let batch = targets.counts.count
-        let count = heads.count * batch
-        var problems = [CostMatrix](repeating: CostMatrix(rows: 0, cols: 0, values: []), count: count)
-        problems.withUnsafeMutableBufferPointer { out in
-            let slots = out.baseAddress!
-            parallelFor(count) { k in slots[k] = costMatrix(heads[k / batch], image: k % batch) }
-        }
-        timer.lap("cost matrices")
+        let count = costs.count * batch
         var solved = [(queries: [Int], targets: [Int])](repeating: ([], []), count: count)
         switch options.matcher {
         case .hungarian:
@@ -61,13 +69,19 @@ struct Matcher {
                 failures.withUnsafeMutableBufferPointer { failed in
                     let (slots, errors) = (out.baseAddress!, failed.baseAddress!)
                     parallelFor(count) { k in
-                        do {
-                            let a = try AssignmentSolver.solve(problems[k])
-                            // rows are targets, columns queries: pairs by query, as upstream returns them
-                            let pairs = zip(a.cols, a.rows).sorted { $0.0 < $1.0 }
-                            slots[k] = (pairs.map(\.0), pairs.map(\.1))
-                        } catch {
-                            errors[k] = (error as? AssignmentError) ?? .infeasible
+                        let (h, b) = (k / batch, k % batch)
+                        let (rows, cols) = (targets.counts[b], costs[h].queries)
+                        costs[h].values.withUnsafeBufferPointer { all in
+                            do {
+                                let start = targets.first[b] * cols
+                                let a = try AssignmentSolver.solve(rows: rows, cols: cols,
+                                                                   costs: UnsafeBufferPointer(rebasing: all[start..<(start + rows * cols)]))
+                                // rows are targets, columns queries: pairs by query, as upstream returns them
+                                let pairs = zip(a.cols, a.rows).sorted { $0.0 < $1.0 }
+                                slots[k] = (pairs.map(\.0), pairs.map(\.1))
+                            } catch {
+                                errors[k] = (error as? AssignmentError) ?? .infeasible
+                            }
                         }
                     }
                 }
@@ -78,10 +92,9 @@ struct Matcher {
                                      + "(\(failures[k]!)): the predictions' values are too large for float32 arithmetic")
             }
         case .minsum:
-            solved = problems.map(Self.minsum)
+            solved = costs.flatMap { c in (0..<batch).map { Self.minsum(c.matrix($0, targets)) } }
         }
-        timer.lap("assignment")
-        return (0..<heads.count).map { h in Array(solved[h * batch..<(h + 1) * batch]) }
+        return (0..<costs.count).map { h in Array(solved[h * batch..<(h + 1) * batch]) }
     }
 
     /// SimpleMinsumMatcher: for each target, the first query of least cost; pairs in target order.

@@ -34,6 +34,8 @@ struct TargetTable {
     let boxes: [Float]
     /// Index of image b's first target.
     let first: [Int]
+    /// The image of each target.
+    let image: [Int64]
     /// T_b.
     let counts: [Int]
     /// Σ T_b.
@@ -51,5 +53,6 @@ struct TargetTable {
         self.boxes = boxes
         self.first = first
         self.counts = counts
+        image = counts.enumerated().flatMap { b, n in Array(repeating: Int64(b), count: n) }
     }
 }

@@ -6,15 +6,14 @@ import LossDSL
 /// | kernel | what |
 /// |---|---|
 /// | `match_cost` | HungarianMatcher's C[q, t] for one image: focal class + L1 + GIoU costs |
-/// | `label_loss` | focal label loss of a head with no positives, in one flat pass over the logits |
-/// | `foreground` | per query, whether its top class is not the last (`cardinality_error`) |
+/// | `label_loss` | focal label loss of a head with no positives and, per query, whether its top class is not the last |
 /// | `pair_losses` | over matched pairs: the focal loss's positives, top-class hits (`class_error`), L1, xy, hw and GIoU |
 /// | `mask_losses` | focal and dice mask losses with the bilinear resize fused in |
 /// | `focal_floor` | one pass of the focal term over all logits: the speed floor |
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
-        [matchCost(gamma: nil), matchCost(gamma: "gamma"), labelLoss(gamma: nil), labelLoss(gamma: "gamma"), foreground,
+        [matchCost(gamma: nil), matchCost(gamma: "gamma"), labelLoss(gamma: nil), labelLoss(gamma: "gamma"),
          pairLosses(gamma: nil), pairLosses(gamma: "gamma"), maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
     }
 
@@ -31,78 +30,82 @@ public enum DINOKernels {
 
     // MARK: - Matching cost
 
-    /// HungarianMatcher's cost matrix for one image (DESIGN §2 "Matching cost"), target by target:
-    /// C[t, q] = w_class·focal(x[q, label_t]) + w_bbox·L1(box_q, tbox_t) − w_giou·GIoU(box_q, tbox_t).
+    /// HungarianMatcher's cost matrices of one head (DESIGN §2 "Matching cost"), for every target of the
+    /// batch against every query of its image:
+    /// C[t, q] = w_class·focal(x[b_t, q, label_t]) + w_bbox·L1(box[b_t, q], tbox_t) − w_giou·GIoU(box[b_t, q], tbox_t).
     ///
     /// Fused: the Q×C focal tables upstream builds are never formed; each (t, q) gathers its one logit.
-    /// Laid out T × Q (each target's row over the queries is one vectorized loop, and it is the row a
-    /// target bids from in the assignment), in float32 arithmetic as upstream computes it. The predicted
-    /// boxes come coordinate by coordinate, so that a vector of queries loads each coordinate at once.
+    /// Laid out target by target (each target's row over the queries is one vectorized loop, and it is
+    /// the row a target bids from in the assignment; image b's matrix is its targets' rows), in float32
+    /// arithmetic as upstream computes it. The predicted boxes come coordinate by coordinate, so that a
+    /// vector of queries loads each coordinate at once.
     public static func matchCost(gamma: String?) -> Kernel {
         let q = Axis("q", Q), t = Axis("t", T)
-        let logits = Tensor("logits", .float32, [Q, C], strided: true, doc: "the image's logits")
-        let boxes = Tensor("boxes", .float32, [.fixed(4), Q], doc: "predicted boxes, coordinate by coordinate: cx[Q], cy[Q], w[Q], h[Q]")
+        let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
+        let boxes = Tensor("boxes", .float32, [B, .fixed(4), Q], doc: "the head's predicted boxes, per image coordinate by coordinate: cx[Q], cy[Q], w[Q], h[Q]")
+        let targetImage = Tensor("target_image", .int64, [T], doc: "image of each target")
         let labels = Tensor("labels", .int64, [T], doc: "target labels")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
-        let predicted = BoxCXCYWH(boxes[0, q.i], boxes[1, q.i], boxes[2, q.i], boxes[3, q.i])
+        let image = targetImage[t.i]
+        let predicted = BoxCXCYWH(boxes[image, 0, q.i], boxes[image, 1, q.i], boxes[image, 2, q.i], boxes[image, 3, q.i])
         let target = BoxCXCYWH(targetBoxes, t.i)
-        let classCost = focalMatchingCost(logit: logits[q.i, labels[t.i]], alpha: alpha, gamma: gammaExpr(gamma))
+        let classCost = focalMatchingCost(logit: logits[image, q.i, labels[t.i]], alpha: alpha, gamma: gammaExpr(gamma))
         let cost = parameter("cost_class") * classCost
             + parameter("cost_bbox") * l1(predicted, target)
             - parameter("cost_giou") * giou(predicted.xyxy, target.xyxy)
         return Kernel(
             name: "match_cost" + suffix(gamma),
-            doc: "HungarianMatcher cost matrix of one image: class (focal), bbox (L1) and GIoU costs, weighted.",
-            rows: [t], inputs: [logits, boxes, labels, targetBoxes],
+            doc: "HungarianMatcher cost matrices of one head, target by target: class (focal), bbox (L1) and GIoU costs, weighted.",
+            rows: [t], inputs: [logits, boxes, targetImage, labels, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma) + ["cost_class", "cost_bbox", "cost_giou"],
-            outputs: [.map(name: "cost", .float64, over: [q], cost, doc: "C[t, q]")])
+            outputs: [.map(name: "cost", .float64, over: [q], cost, doc: "C[t, q]")],
+            schedule: Schedule(blockRows: 1))
     }
 
     // MARK: - Label loss
 
-    /// Logits per image are processed as one flat run of N = Q·C values (a head's queries are
-    /// contiguous), cut into segments of this many logits: long vector loops, and rows enough for
-    /// every thread, whatever B is.
-    public static let segmentLength = 2048
+    /// A head's logits are processed image by image as one flat run of Q·C values (its queries are
+    /// contiguous), cut into segments of R = max(1, ⌊segmentLength / C⌋) whole queries: long vector
+    /// loops, rows enough for every thread whatever B is, and each segment's queries still in cache for
+    /// the per-query scan that follows.
+    public static let segmentLength = 4096
 
-    /// The flat view shared by `label_loss` and `focal_floor`: rows (b, s) over images and segments,
-    /// the inner axis k over a segment (the last one shorter), and the logit at (b, s, k).
-    static func flatLogits() -> (rows: [Axis], k: Axis, logits: Tensor, x: Expr) {
-        let n = Extent.size("N"), length = Expr.int(segmentLength)
+    /// The segmented view shared by `label_loss` and `focal_floor`: rows (b, s) over images and
+    /// segments of R queries (the last one shorter), the inner axis k over a segment's logits, the
+    /// logit at (b, s, k), and the segment's first query.
+    static func segmentedLogits() -> (rows: [Axis], k: Axis, logits: Tensor, x: Expr, first: Expr) {
+        let R = Extent.size("R")
         let b = Axis("b", B), s = Axis("s", .size("S"))
-        let k = Axis("k", .expression(min(length, n.expr - s.i * length)))
-        let logits = Tensor("logits", .float32, [B, n], strided: true, doc: "the head's logits, each image's Q·C in a row")
-        return ([b, s], k, logits, logits[b.i, s.i * length + k.i])
+        let first = s.i * R.expr
+        let k = Axis("k", .expression(min(R.expr, Q.expr - first) * C.expr))
+        let logits = Tensor("logits", .float32, [B, .product(Q, C)], strided: true, doc: "the head's logits, each image's Q·C in a row")
+        return ([b, s], k, logits, logits[b.i, first * C.expr + k.i], first)
     }
 
     /// The focal label loss of one head over all its logits as if no query were matched (DESIGN §2
-    /// `loss_ce`, all targets 0, summed). ``pairLosses(gamma:)`` adds what the matched queries change.
+    /// `loss_ce`, all targets 0, summed; ``pairLosses(gamma:)`` adds what the matched queries change),
+    /// and, for `cardinality_error`, whether each query's top class (first index on ties) is not the last
+    /// one (C − 1): that holds exactly when some earlier class has a logit at least as large, a scan
+    /// that usually stops after a class or two.
     public static func labelLoss(gamma: String?) -> Kernel {
-        let (rows, k, logits, x) = flatLogits()
+        let (rows, k, logits, x, first) = segmentedLogits()
+        let r = Axis("r", .size("R")), c = Axis("c", C)
+        let query = first + r.i
+        let inside = query < Q.expr                 // the last segment's R slots run past Q
+        let last: Expr = C.expr - Expr.int(1)
+        func logit(_ c: Expr) -> Expr { logits.load([rows[0].i, query * C.expr + c], guardedBy: inside) }
+        let topIsNotLast = exists(over: c, (c.i < last) && (logit(c.i) >= logit(last))).named("an earlier class's logit at least the last one's")
         return Kernel(
             name: "label_loss" + suffix(gamma),
-            doc: "Sigmoid focal label loss of one head with no positives, summed over every logit (images cut into segments of \(segmentLength)).",
+            doc: "Sigmoid focal label loss of one head with no positives, summed over every logit, and whether each query's top class is not the last.",
             rows: rows, inputs: [logits], parameters: ["alpha"] + gammaParameters(gamma),
-            outputs: [.total(name: "focal", sum(over: k, of: sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: gammaExpr(gamma))),
-                             doc: "Σ over b, q, c of focal(x, 0)")],
+            outputs: [
+                .total(name: "focal", sum(over: k, of: sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: gammaExpr(gamma))),
+                       doc: "Σ over b, q, c of focal(x, 0)"),
+                .map(name: "foreground", .uint8, over: [r], topIsNotLast,
+                     doc: "per segment slot (query s·R + r where below Q): 1 where the first largest logit is not the last class's"),
+            ],
             schedule: Schedule(blockRows: 1))
-    }
-
-    /// For `cardinality_error`: whether each query's top class (first index on ties) is not the last
-    /// one (C − 1), which holds exactly when some earlier class has a logit at least as large — a
-    /// scan that usually stops after a class or two.
-    public static var foreground: Kernel {
-        let b = Axis("b", B), q = Axis("q", Q), c = Axis("c", C)
-        let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
-        let last: Expr = C.expr - Expr.int(1)
-        let topIsNotLast = exists(over: c, (c.i < last) && (logits[b.i, q.i, c.i] >= logits[b.i, q.i, last]))
-            .named("an earlier class's logit at least the last one's")
-        return Kernel(
-            name: "foreground",
-            doc: "Whether each query's top class is not the last class.",
-            rows: [b, q], inputs: [logits],
-            outputs: [.perRow(name: "foreground", .uint8, topIsNotLast, doc: "1 where the first largest logit is not the last class's")],
-            schedule: Schedule(blockRows: 64))
     }
 
     // MARK: - Matched pairs
@@ -196,10 +199,10 @@ public enum DINOKernels {
 
     // MARK: - The floor
 
-    /// Σ focal(x, 0) over every logit of a head, in the same flat pass as `label_loss`: the least any
-    /// label loss must do, timed by `dino-gen bench` as the hardware floor.
+    /// Σ focal(x, 0) over every logit of a head, in the same segmented pass as `label_loss`: the least
+    /// any label loss must do, timed by `dino-gen bench` as the hardware floor.
     public static var focalFloor: Kernel {
-        let (rows, k, logits, x) = flatLogits()
+        let (rows, k, logits, x, _) = segmentedLogits()
         return Kernel(
             name: "focal_floor",
             doc: "One vectorized pass of the focal term (no positives) over all logits: the speed floor.",

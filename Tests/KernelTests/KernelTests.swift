@@ -9,40 +9,46 @@ final class KernelTests: XCTestCase {
 
     // MARK: match_cost
 
-    /// The kernel computes in float32, as upstream does, so the reference is the float64 formula with
-    /// σ(x) rounded to float32 (one ulp either way allowed): near p = 1 the cost's log(1 − p + 1e-8)
-    /// depends on that rounding, in upstream's float32 computation too.
+    /// One call computes every target's row against its image's queries (strided logits, boxes image by
+    /// image); each entry equals the float64 formula of DESIGN §2.
     func testMatchCostEqualsReference() {
         var random = TestRandom(seed: 1)
-        for (queries, targets, classes) in [(1, 1, 1), (1, 7, 5), (37, 0, 3), (50, 13, 91), (300, 30, 91)] {
-            let rowStride = classes + 3   // a window into a wider tensor
-            let logits = (0..<queries * rowStride).map { _ in random.logit() }
-            let queryBoxes = (0..<queries).map { _ in random.box() }
-            let boxes: [Float] = (0..<4).flatMap { k in queryBoxes.map { $0[k] } }   // coordinate by coordinate
+        // (images, queries, targets per image, classes)
+        for (batch, queries, counts, classes) in [(1, 1, [1], 1), (1, 7, [1], 5), (2, 37, [0, 3], 3), (1, 50, [13], 91), (3, 300, [30, 0, 11], 91)] {
+            let rowStride = classes + 3, imageStride = queries * rowStride + 2   // windows into wider tensors
+            let logits = (0..<batch * imageStride).map { _ in random.logit() }
+            let queryBoxes = (0..<batch * queries).map { _ in random.box() }
+            // image by image, coordinate by coordinate
+            let boxes: [Float] = (0..<batch).flatMap { b in (0..<4).flatMap { k in (0..<queries).map { queryBoxes[b * queries + $0][k] } } }
+            let image = counts.enumerated().flatMap { b, n in Array(repeating: Int64(b), count: n) }
+            let targets = image.count
             let labels = (0..<targets).map { _ in Int64(random.int(classes)) }
             let targetBoxes: [Float] = (0..<targets).flatMap { _ -> [Float] in random.box() }
             var cost = [Double](repeating: .nan, count: queries * targets)
             for (gamma, useGamma) in [(2.0, false), (1.5, true)] {
                 if useGamma {
-                    dino_match_cost_gamma(Int64(targets), Int64(queries), logits, Int64(rowStride), boxes, labels, targetBoxes,
-                                          alpha, gamma, 2, 5, 2, &cost)
+                    dino_match_cost_gamma(Int64(targets), Int64(queries), logits, Int64(imageStride), Int64(rowStride), boxes, image, labels,
+                                          targetBoxes, alpha, gamma, 2, 5, 2, &cost)
                 } else {
-                    dino_match_cost(Int64(targets), Int64(queries), logits, Int64(rowStride), boxes, labels, targetBoxes,
-                                    alpha, 2, 5, 2, &cost)
+                    dino_match_cost(Int64(targets), Int64(queries), logits, Int64(imageStride), Int64(rowStride), boxes, image, labels,
+                                    targetBoxes, alpha, 2, 5, 2, &cost)
                 }
-                for q in 0..<queries {
-                    let box = queryBoxes[q].map(Double.init)
-                    for t in 0..<targets {
-                        let target = (0..<4).map { Double(targetBoxes[t * 4 + $0]) }
-                        let x = Double(logits[q * rowStride + Int(labels[t])])
+                for t in 0..<targets {
+                    let b = Int(image[t])
+                    let target = (0..<4).map { Double(targetBoxes[t * 4 + $0]) }
+                    for q in 0..<queries {
+                        let box = queryBoxes[b * queries + q].map(Double.init)
+                        let x = Double(logits[b * imageStride + q * rowStride + Int(labels[t])])
                         let boxCost = 5 * Reference.l1(box, target) - 2 * Reference.giou(box, target)
+                        // the kernel computes in float32; near p = 1 the cost's log(1 − p + 1e-8) depends on how
+                        // p is rounded (upstream's float32 p too), so σ(x) exact and rounded to float32 (±1 ulp) count
                         let p = Float(Reference.sigmoid(x))
-                        let candidates = [p.nextDown, p, p.nextUp].map {
-                            2 * Reference.matchingClassCost(probability: Double($0), alpha: alpha, gamma: gamma) + boxCost
+                        let candidates = [Reference.sigmoid(x), Double(p.nextDown), Double(p), Double(p.nextUp)].map {
+                            2 * Reference.matchingClassCost(probability: $0, alpha: alpha, gamma: gamma) + boxCost
                         }
                         let got = cost[t * queries + q]
                         let error = candidates.map { Swift.abs(got - $0) / Swift.max(1, Swift.abs($0)) }.min()!
-                        XCTAssertLessThanOrEqual(error, 1e-5, "C[\(t), \(q)] of \(targets)×\(queries), x = \(x), γ = \(gamma): \(got) vs \(candidates[1])")
+                        XCTAssertLessThanOrEqual(error, 1e-5, "C[\(t), \(q)] of \(counts)×\(queries), x = \(x), γ = \(gamma): \(got) vs \(candidates[0])")
                     }
                 }
             }
@@ -98,22 +104,28 @@ final class KernelTests: XCTestCase {
     /// The focal sum with no positives and, per query, whether its top class is not the last one.
     func runLabelLoss(_ c: LabelCase, gamma: Double?) -> (Double, [Int64]) {
         var focal = Double.nan
-        let n = c.queries * c.classes, segments = (n + DINOKernels.segmentLength - 1) / DINOKernels.segmentLength
+        let r = max(1, DINOKernels.segmentLength / c.classes), segments = (c.queries + r - 1) / r
+        var slots = [UInt8](repeating: 7, count: c.batch * segments * r)
         if let gamma {
-            dino_label_loss_gamma(Int64(c.batch), Int64(segments), Int64(n), c.logits, Int64(c.imageStride), alpha, gamma, &focal)
+            dino_label_loss_gamma(Int64(c.batch), Int64(segments), Int64(c.queries), Int64(c.classes), Int64(r), c.logits,
+                                  Int64(c.imageStride), alpha, gamma, &focal, &slots)
         } else {
-            dino_label_loss(Int64(c.batch), Int64(segments), Int64(n), c.logits, Int64(c.imageStride), alpha, &focal)
+            dino_label_loss(Int64(c.batch), Int64(segments), Int64(c.queries), Int64(c.classes), Int64(r), c.logits,
+                            Int64(c.imageStride), alpha, &focal, &slots)
         }
-        var foreground = [UInt8](repeating: 7, count: c.batch * c.queries)
-        dino_foreground(Int64(c.batch), Int64(c.queries), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), &foreground)
+        // query q of image b is slot b·S·R + q
+        let foreground = (0..<c.batch).flatMap { b in slots[(b * segments * r)..<(b * segments * r + c.queries)] }
         return (focal, foreground.map(Int64.init))
     }
 
     func testLabelLossEqualsReference() {
         var random = TestRandom(seed: 2)
-        // sizes around the segment length (2048) and the vector width, and one of several segments per image
+        // sizes around the vector width and the segment length (one query per segment when C > 2048 with
+        // the segment length 4096), several segments per image, and a last segment that is shorter
+        let length = DINOKernels.segmentLength
         for (batch, queries, classes) in [(1, 1, 1), (1, 1, 91), (2, 7, 5), (3, 200, 91), (2, 33, 3), (1, 9, 8), (1, 4, 17),
-                                          (1, 1, 2048), (2, 1, 2049), (1, 3, 2047), (2, 45, 91)] {
+                                          (1, 1, length), (2, 2, length + 1), (1, 3, length - 1), (1, 5, length / 2 + 1),
+                                          (2, 2 * (length / 91) + 7, 91)] {
             let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes, ties: true)
             for gamma in [nil, 2.0, 0.5] {
                 let (focal, foreground) = runLabelLoss(c, gamma: gamma)
@@ -128,8 +140,8 @@ final class KernelTests: XCTestCase {
         var random = TestRandom(seed: 3)
         let c = makeLabelCase(&random, batch: 2, queries: 150, classes: 91)
         var floor = Double.nan
-        let n = 150 * 91, segments = (n + DINOKernels.segmentLength - 1) / DINOKernels.segmentLength
-        dino_focal_floor(2, Int64(segments), Int64(n), c.logits, Int64(c.imageStride), alpha, &floor)
+        let r = DINOKernels.segmentLength / 91, segments = (150 + r - 1) / r
+        dino_focal_floor(2, Int64(segments), 150, 91, Int64(r), c.logits, Int64(c.imageStride), alpha, &floor)
         XCTAssertLessThanOrEqual(relativeError(floor, referenceLabelLoss(c, gamma: 2).0), 1e-5)
     }
 
