@@ -31,7 +31,7 @@ public struct Criterion: Sendable {
         //    matrices right after, while its logits are still in cache.
         let matcher = Matcher(options: options, targets: targets)
         let matched: [Head] = [input.final] + input.aux + (input.interm.map { [$0] } ?? []) + input.enc
-        var labelPasses: [String: (negatives: Double, foreground: [UInt8])] = [:]
+        var labelPasses: [String: LossFunctions.LabelPass] = [:]
         var costs: [Matcher.HeadCosts] = []
         for head in matched {
             labelPasses[head.label] = losses.labels(head)
@@ -47,6 +47,8 @@ public struct Criterion: Sendable {
         let matchings = try matcher.solve(costs, heads: matched)
         timer.lap("assignment")
 
+        // 3. Every head's pairs: its matching's or, for a denoising layer, the fixed ones (query g·S + t ↔
+        //    target t of every group g); then what they add, every head at once.
         func pairs(_ m: [(queries: [Int], targets: [Int])]) -> Pairs {
             var p = Pairs()
             for (b, image) in m.enumerated() {
@@ -54,14 +56,27 @@ public struct Criterion: Sendable {
             }
             return p
         }
+        let dn = input.denoising
+        var dnPairs = Pairs()
+        if let dn {
+            let single = dn.padSize / dn.groups
+            for b in 0..<targets.counts.count {
+                for g in 0..<dn.groups { for t in 0..<targets.counts[b] { dnPairs.append(image: b, query: g * single + t, target: targets.first[b] + t) } }
+            }
+        }
+        let headPairs = zip(matched, matchings).map { ($0, pairs($1)) } + (dn.map { [$0.final] + $0.aux } ?? []).map { ($0, dnPairs) }
+        var sums = [LossFunctions.PairSums](repeating: .init(), count: headPairs.count)
+        sums.withUnsafeMutableBufferPointer { out in
+            let slots = out.baseAddress!
+            parallelFor(headPairs.count) { k in slots[k] = losses.pairSums(headPairs[k].0, headPairs[k].1) }
+        }
+        let pairSums = Dictionary(uniqueKeysWithValues: zip(headPairs.map(\.0.label), sums))
+        timer.lap("pair losses")
 
-        // 3. What the pairs of each head add, and the losses in upstream's order.
+        // 4. Each head's losses, in upstream's order.
         func headLosses(_ head: Head, _ p: Pairs, normalizer m: Double, classError: Bool) -> HeadLosses {
-            let labels = labelPasses[head.label]!
-            let sums = losses.pairSums(head, p)
-            timer.lap("pair losses")
-            return losses.losses(labels: labels, pairs: sums, count: p.count, queries: head.logits.queries,
-                                 normalizer: m, classError: classError)
+            losses.losses(labels: labelPasses[head.label]!, pairs: pairSums[head.label]!, count: p.count,
+                          normalizer: m, classError: classError)
         }
 
         var dict: [(key: String, value: Double)] = []
@@ -74,21 +89,14 @@ public struct Criterion: Sendable {
             if let mask = l.mask, let dice = l.dice { dict += [("loss_mask" + suffix, mask), ("loss_dice" + suffix, dice)] }
         }
 
-        // Denoising: fixed pairs, query g·S + t ↔ target t of every group g.
-        let dn = input.denoising
         func dnLosses(_ head: Head?) -> HeadLosses {
             guard let head, let dn else { return .zero }
-            var p = Pairs()
-            let single = dn.padSize / dn.groups
-            for b in 0..<targets.counts.count {
-                for g in 0..<dn.groups { for t in 0..<targets.counts[b] { p.append(image: b, query: g * single + t, target: targets.first[b] + t) } }
-            }
-            return headLosses(head, p, normalizer: numBoxes * Double(dn.groups), classError: false)
+            return headLosses(head, dnPairs, normalizer: numBoxes * Double(dn.groups), classError: false)
         }
         add(dnLosses(dn?.final), suffix: "_dn", order: dn == nil ? .boxesFirst : .ceFirst)
 
         // The final layer, with class_error and the masks.
-        let finalPairs = pairs(matchings[0])
+        let finalPairs = headPairs[0].1
         var final = headLosses(input.final, finalPairs, normalizer: numBoxes, classError: true)
         if let masks = input.masks {
             (final.mask, final.dice) = losses.masks(masks, finalPairs, normalizer: numBoxes)
@@ -98,16 +106,16 @@ public struct Criterion: Sendable {
 
         // Auxiliary layers, each followed by its dn layer.
         for (i, head) in input.aux.enumerated() {
-            add(headLosses(head, pairs(matchings[1 + i]), normalizer: numBoxes, classError: false), suffix: "_\(i)", order: .ceFirst)
+            add(headLosses(head, headPairs[1 + i].1, normalizer: numBoxes, classError: false), suffix: "_\(i)", order: .ceFirst)
             add(dnLosses(dn?.aux[i]), suffix: "_dn_\(i)", order: dn == nil ? .boxesFirst : .ceFirst)
         }
         var next = 1 + input.aux.count
         if let interm = input.interm {
-            add(headLosses(interm, pairs(matchings[next]), normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst)
+            add(headLosses(interm, headPairs[next].1, normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst)
             next += 1
         }
         for (j, head) in input.enc.enumerated() {
-            add(headLosses(head, pairs(matchings[next + j]), normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst)
+            add(headLosses(head, headPairs[next + j].1, normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst)
         }
 
         let total = dict.reduce(0.0) { $0 + $1.value * (weight(of: $1.key, auxLayers: input.aux.count) ?? 0) }
@@ -143,20 +151,19 @@ public struct Criterion: Sendable {
     /// The weight of a loss key (DESIGN §2 "Weighted total"), or nil for keys without one.
     public func weight(of key: String, auxLayers: Int) -> Double? {
         let o = options
-        let base: [String: Double] = ["loss_ce": o.clsLossCoef, "loss_bbox": o.bboxLossCoef, "loss_giou": o.giouLossCoef,
-                                      "loss_mask": o.maskLossCoef, "loss_dice": o.diceLossCoef]
-        if let w = base[key] { return w }
-        for name in ["loss_ce", "loss_bbox", "loss_giou"] {
-            if key == name + "_dn" { return base[name] }
-            if key == name + "_interm" {
-                let w = base[name]! * o.intermLossCoef
-                return name != "loss_ce" && o.noIntermBoxLoss ? 0 : w
-            }
-        }
-        for name in ["loss_ce", "loss_bbox", "loss_giou", "loss_mask", "loss_dice", "loss_ce_dn", "loss_bbox_dn", "loss_giou_dn"] {
-            if key.hasPrefix(name + "_"), let i = Int(key.dropFirst(name.count + 1)), i >= 0, i < auxLayers {
-                return weight(of: name, auxLayers: auxLayers)
-            }
+        if key == "loss_mask" { return o.maskLossCoef }
+        if key == "loss_dice" { return o.diceLossCoef }
+        for (name, w) in [("loss_ce", o.clsLossCoef), ("loss_bbox", o.bboxLossCoef), ("loss_giou", o.giouLossCoef)] where key.hasPrefix(name) {
+            // the head's suffix: "", "_dn", "_interm", "_i" or "_dn_i" for an auxiliary layer i
+            let suffix = key.utf8.dropFirst(name.utf8.count)
+            if suffix.isEmpty || suffix.elementsEqual("_dn".utf8) { return w }
+            if suffix.elementsEqual("_interm".utf8) { return name != "loss_ce" && o.noIntermBoxLoss ? 0 : w * o.intermLossCoef }
+            var layer = Substring(key.dropFirst(name.count))
+            guard layer.first == "_" else { return nil }
+            layer = layer.dropFirst()
+            if layer.hasPrefix("dn_") { layer = layer.dropFirst(3) }
+            guard let i = Int(layer), i >= 0, i < auxLayers, String(i) == layer else { return nil }
+            return w
         }
         return nil
     }

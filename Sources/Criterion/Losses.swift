@@ -18,7 +18,7 @@ struct LossFunctions {
 
     /// The focal label loss over every logit of the head with no positives (all targets 0), and per
     /// query 1 where its top class is not the last (for `cardinality_error`).
-    func labels(_ head: Head) -> (negatives: Double, foreground: [UInt8]) {
+    func labels(_ head: Head) -> LabelPass {
         let l = head.logits, (r, segments) = l.segments
         var focal = 0.0
         // one slot per segment and query of the segment: query s·R + j of image b at (b·S + s)·R + j
@@ -31,8 +31,18 @@ struct LossFunctions {
                                   options.focalAlpha, options.focalGamma, &focal, &slots)
         }
         // the slots of image b are its queries in order, then the unused ones of its last segment
-        let foreground = (0..<l.batch).flatMap { b in slots[(b * segments * r)..<(b * segments * r + l.queries)] }
-        return (focal, foreground)
+        let counts = slots.withUnsafeBufferPointer { all in
+            (0..<l.batch).map { b in UnsafeBufferPointer(rebasing: all[(b * segments * r)..<(b * segments * r + l.queries)]).reduce(0) { $0 + Int($1) } }
+        }
+        return LabelPass(negatives: focal, foreground: counts)
+    }
+
+    /// What a head's pass over its logits gives.
+    struct LabelPass {
+        /// Σ focal(x, 0) over every logit.
+        var negatives: Double
+        /// Per image, the queries whose top class is not the last one.
+        var foreground: [Int]
     }
 
     /// Sums over the matched pairs of a head (the `pair_losses` kernel).
@@ -66,11 +76,11 @@ struct LossFunctions {
     }
 
     /// `loss_ce`, `class_error` and the box losses of a head from its two kernels' sums, normalized by `m`.
-    func losses(labels: (negatives: Double, foreground: [UInt8]), pairs s: PairSums, count: Int, queries: Int,
+    func losses(labels: LabelPass, pairs s: PairSums, count: Int,
                 normalizer m: Double, classError: Bool) -> HeadLosses {
         var l = HeadLosses()
         l.ce = (labels.negatives + s.positives) / m
-        l.cardinality = cardinality(labels.foreground, queries: queries)
+        l.cardinality = cardinality(labels.foreground)
         // class_error: 100 − the percentage of pairs whose top class is the target's (100 with no pairs)
         if classError { l.classError = count > 0 ? 100 - 100 * s.correct / Double(count) : 100 }
         (l.bbox, l.xy, l.hw, l.giou) = (s.l1 / m, s.xy / m, s.hw / m, s.giou / m)
@@ -78,16 +88,9 @@ struct LossFunctions {
     }
 
     /// `cardinality_error`: mean over images of |#{queries whose top class is not C − 1} − T_b|.
-    func cardinality(_ foreground: [UInt8], queries: Int) -> Double {
-        let batch = targets.counts.count
-        guard batch > 0 else { return 0 }
-        var sum = 0.0
-        for b in 0..<batch {
-            var predicted = 0
-            for q in 0..<queries { predicted += Int(foreground[b * queries + q]) }
-            sum += Double(abs(predicted - targets.counts[b]))
-        }
-        return sum / Double(batch)
+    func cardinality(_ foreground: [Int]) -> Double {
+        guard !foreground.isEmpty else { return 0 }
+        return zip(foreground, targets.counts).reduce(0.0) { $0 + Double(abs($1.0 - $1.1)) } / Double(foreground.count)
     }
 
     /// `loss_mask` (focal, mean over pixels) and `loss_dice` of the paired masks.
