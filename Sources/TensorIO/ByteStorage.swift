@@ -58,7 +58,14 @@ final class ByteStorage {
         if kind != S_IFREG { throw fail("is not a regular file (\(fileKind(kind)))") }
         let size = Int(info.st_size)
         if size == 0 { throw fail("file is empty") }
-        guard let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
+        // Every byte is read (validation checks each value), so the pages are mapped in one go rather
+        // than faulted in one by one.
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_POPULATE
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        guard let pointer = mmap(nil, size, PROT_READ, flags, fd, 0),
               pointer != UnsafeMutableRawPointer(bitPattern: -1) else {
             throw fail("cannot map the file into memory: \(systemMessage(errno))")
         }
