@@ -1,4 +1,5 @@
 import Foundation
+import TensorIO
 
 /// The output formats of `dino-gen eval` (DESIGN §4).
 public enum OutputFormat {
@@ -50,20 +51,7 @@ public enum OutputFormat {
     }
 
     /// `s` as a JSON string literal.
-    public static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
+    public static func quoted(_ s: String) -> String { jsonStringLiteral(s) }
 
     /// A JSON number that reads back to the same double (`null` for NaN and infinities).
     public static func number(_ v: Double) -> String {

@@ -114,7 +114,7 @@ struct BenchAssign: ParsableCommand {
         }
         var random = SplitMix64(seed: seed)
         for n in [100, 500, 1000] {
-            let values = (0..<(n * n)).map { _ in random.nextUnit() }
+            let values = (0..<(n * n)).map { _ in random.unit() }
             cases.append(Case(name: "uniform_\(n)x\(n)", kind: "uniform", matrix: CostMatrix(rows: n, cols: n, values: values)))
         }
         return cases
@@ -192,22 +192,4 @@ enum ScipyTimer {
         }
         return outcome
     }
-}
-
-/// A small deterministic generator (SplitMix64) for the random matrices.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A uniform double in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }

@@ -113,13 +113,16 @@ struct SyntheticBatch {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator with a fixed sequence for each seed.
-struct SplitMix64 {
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator with a fixed sequence for each seed, for
+/// the built-in example and the benchmarks' random matrices.
+public struct SplitMix64 {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    /// The generator whose sequence `seed` fixes.
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -128,7 +131,7 @@ struct SplitMix64 {
     }
 
     /// Uniform in [0, 1), 53 bits.
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 
     /// Uniform in [lo, hi).
     mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * unit() }
