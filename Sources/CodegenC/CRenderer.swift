@@ -431,25 +431,35 @@ struct CRenderer {
                 }
             }
         case .any?:
-            // A scan that stops after the first block of a vector's width where the condition holds: each
-            // block is one vectorized test, and the branch that ends the scan is taken once, not guessed
-            // at every index (an element-wise early exit mispredicts about once per scan).
+            // A scan that stops after the first block of a vector's width where the condition holds: a
+            // whole block is a fixed-length loop the compiler turns into one vector test, and the branch
+            // that ends the scan is taken once, not guessed at every index (an element-wise early exit
+            // mispredicts about once per scan). The last block, when shorter, is a plain loop.
             let member = group.members[0]
             let body = bodies[0]
             let loop = group.loops[0]
             let variable = program.loops[loop].variable
             prepare(program.loops[loop].extent)
             let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
-            let width = vectorWidth
+            let width = vectorWidth, block = "\(variable)_block"
             line("int64_t \(name(member)) = 0;")
-            line("for (int64_t \(variable)_block = 0; \(variable)_block < \(extent); \(variable)_block += \(width)) {")
+            line("for (int64_t \(block) = 0; \(block) < \(extent) && !\(name(member)); \(block) += \(width)) {")
             indent += 1
-            line("const int64_t \(variable)_block_end = \(variable)_block + \(width) < \(extent) ? \(variable)_block + \(width) : \(extent);")
-            openLoop(loop, pragma: simd("reduction(|:\(name(member)))"), from: "\(variable)_block", to: "\(variable)_block_end")
-            for id in bodies { prepare(id) }
-            line("\(name(member)) |= \(operand(body, of: Op(kind: .select, operands: [], type: .int, scope: 0)));")
-            closeLoop(loop)
-            line("if (\(name(member))) break;")
+            let before = prepared
+            for (k, (condition, end)) in [("if (\(block) + \(width) <= \(extent)) {", "\(block) + \(width)"), ("} else {", extent)].enumerated() {
+                line(condition)
+                indent += 1
+                if k > 0 {
+                    prepared = prepared.filter { before.contains($0) || !isInside(program.ops[$0].scope, loop) }
+                    emittedGroups = emittedGroups.filter { !isInside(program.groups[$0].enclosing, loop) }
+                }
+                openLoop(loop, pragma: nil, from: block, to: end)
+                for id in bodies { prepare(id) }
+                line("\(name(member)) |= \(operand(body, of: Op(kind: .select, operands: [], type: .int, scope: 0)));")
+                closeLoop(loop)
+                indent -= 1
+            }
+            line("}")
             indent -= 1
             line("}")
         case .argmax?:

@@ -60,7 +60,7 @@ struct LossFunctions {
         var s = PairSums()
         guard pairs.count > 0 else { return s }
         let (l, b) = (head.logits, head.boxes)
-        let labelsQuery = pairs.labelsQuery(queries: l.queries)
+        let labelsQuery = pairs.labelsQuery(batch: l.batch, queries: l.queries)
         if options.focalGamma == 2 {
             dino_pair_losses(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
                              b.base, Int64(b.imageStride), Int64(b.rowStride), pairs.image, pairs.query, pairs.target,

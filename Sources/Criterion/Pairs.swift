@@ -11,12 +11,10 @@ struct Pairs {
 
     /// 1 where the pair gives its query's label for the label loss: the last pair of its (image, query).
     /// Only the minsum matcher pairs a query twice; upstream's `target_classes[idx] = labels` keeps the last.
-    func labelsQuery(queries: Int) -> [UInt8] {
-        var seen = Set<Int>(), marks = [UInt8](repeating: 0, count: count)
-        for k in stride(from: count - 1, through: 0, by: -1) where seen.insert(Int(image[k]) * queries + Int(query[k])).inserted {
-            marks[k] = 1
-        }
-        return marks
+    func labelsQuery(batch: Int, queries: Int) -> [UInt8] {
+        var last = [Int32](repeating: -1, count: batch * queries)
+        for k in 0..<count { last[Int(image[k]) * queries + Int(query[k])] = Int32(k) }
+        return (0..<count).map { k in last[Int(image[k]) * queries + Int(query[k])] == Int32(k) ? 1 : 0 }
     }
 
     mutating func append(image b: Int, query q: Int, target t: Int) {

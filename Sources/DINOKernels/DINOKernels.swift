@@ -150,7 +150,7 @@ public enum DINOKernels {
                 .total(name: "l1_hw", l1Size(predicted, target), doc: "Σ L1 over w, h"),
                 .total(name: "giou", giouLoss(predicted, target), doc: "Σ (1 − GIoU)"),
             ],
-            precision: .float64, schedule: Schedule(blockRows: 64, parallel: false))
+            schedule: Schedule(blockRows: 64, parallel: false))
     }
 
     // MARK: - Mask losses
