@@ -54,6 +54,19 @@ final class DeterminismTests: XCTestCase {
         XCTAssertNil(losses["loss_giou_5"])
     }
 
+    /// A small batch with masks (the mask kernel's sums too), with both matchers and another γ.
+    func testMasksAndFlags() throws {
+        let file = folder.appendingPathComponent("small.safetensors")
+        try write(SmallBatch().safetensors, to: file)
+        for flags in [[], ["--matcher", "minsum"], ["--focal-gamma", "1.5"]] {
+            let lines = try identicalOutputs(flags + [file.path])
+            XCTAssertEqual(lines.count, 1)
+            let losses = try XCTUnwrap(try object(lines[0])["losses"] as? [String: Double])
+            XCTAssertNotNil(losses["loss_mask"], "\(flags)")
+            XCTAssertNotNil(losses["loss_dice"], "\(flags)")
+        }
+    }
+
     /// Small conformance cases (copied from the upstream-computed set): identical bytes across runs and
     /// thread counts, and the values agree with upstream's (float64 or float32 reference, rtol 1e-5).
     func testSmallFixtures() throws {
