@@ -74,6 +74,10 @@ public enum AssignmentSolver {
     }
 
     /// Solves independent problems on at most `threads` workers; the results equal solving them one by one.
+    ///
+    /// For callers without a thread pool of their own. The criterion does not use it: it solves its
+    /// problems (heads × images) as tasks on the generated kernels' OpenMP threads, so that the solver
+    /// and the kernels share the cores instead of oversubscribing them.
     public static func solveBatch(_ problems: [CostMatrix], threads: Int) -> [Result<Assignment, AssignmentError>] {
         var results = [Result<Assignment, AssignmentError>](repeating: .failure(.infeasible), count: problems.count)
         let workers = max(1, min(threads, problems.count))
