@@ -30,7 +30,7 @@ public struct Criterion: Sendable {
         // 1. Each head's pass over all its logits (it needs no matching) and, for a matched head, its cost
         //    matrices right after, while its logits are still in cache.
         let matcher = Matcher(options: options, targets: targets)
-        let matched: [Head] = [input.final] + input.aux + (input.interm.map { [$0] } ?? []) + input.enc
+        let matched = input.matchedHeads
         var labelPasses: [String: LossFunctions.LabelPass] = [:]
         var costs: [Matcher.HeadCosts] = []
         for head in matched {
@@ -39,7 +39,7 @@ public struct Criterion: Sendable {
             costs.append(matcher.costs(head))
             timer.lap("cost matrices")
         }
-        for head in input.denoising.map({ [$0.final] + $0.aux }) ?? [] {
+        for head in input.denoisingHeads {
             labelPasses[head.label] = losses.labels(head)
             timer.lap("label losses")
         }
@@ -64,7 +64,7 @@ public struct Criterion: Sendable {
                 for g in 0..<dn.groups { for t in 0..<targets.counts[b] { dnPairs.append(image: b, query: g * single + t, target: targets.first[b] + t) } }
             }
         }
-        let headPairs = zip(matched, matchings).map { ($0, pairs($1)) } + (dn.map { [$0.final] + $0.aux } ?? []).map { ($0, dnPairs) }
+        let headPairs = zip(matched, matchings).map { ($0, pairs($1)) } + input.denoisingHeads.map { ($0, dnPairs) }
         var sums = [LossFunctions.PairSums](repeating: .init(), count: headPairs.count)
         sums.withUnsafeMutableBufferPointer { out in
             let slots = out.baseAddress!
@@ -126,10 +126,7 @@ public struct Criterion: Sendable {
         guard total.isFinite else {
             throw CriterionError("the weighted total is not finite (\(total)): the losses times their weights overflow")
         }
-        var labels = ["final"] + input.aux.indices.map { "aux_\($0)" }
-        if input.interm != nil { labels.append("interm") }
-        labels += input.enc.indices.map { "enc_\($0)" }
-        let headMatchings = zip(labels, matchings).map { HeadMatching(head: $0, images: $1) }
+        let headMatchings = zip(matched, matchings).map { HeadMatching(head: $0.label, images: $1) }
         return CriterionResult(losses: dict, total: total, matchings: headMatchings, stageSeconds: timer.stages)
     }
 
@@ -141,8 +138,7 @@ public struct Criterion: Sendable {
     public func costMatrices(_ input: CriterionInput) -> [CostMatrix] {
         if let n = options.threads { dino_set_threads(Int32(n)) }
         let matcher = Matcher(options: options, targets: TargetTable(input.targets))
-        let heads: [Head] = [input.final] + input.aux + (input.interm.map { [$0] } ?? []) + input.enc
-        return heads.flatMap { head in
+        return input.matchedHeads.flatMap { head in
             let costs = matcher.costs(head)
             return (0..<input.batch).map { costs.matrix($0, matcher.targets) }
         }

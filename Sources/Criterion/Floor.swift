@@ -13,10 +13,14 @@ extension StridedPredictions {
 }
 
 extension CriterionInput {
-    /// Every head of the batch: final, auxiliary, interm, enc, then the denoising layers.
-    public var allHeads: [Head] {
-        [final] + aux + (interm.map { [$0] } ?? []) + enc + (denoising.map { [$0.final] + $0.aux } ?? [])
-    }
+    /// The heads the matcher pairs with the targets: final, auxiliary, interm, enc.
+    public var matchedHeads: [Head] { [final] + aux + (interm.map { [$0] } ?? []) + enc }
+
+    /// The denoising layers (final, then auxiliary), whose pairs are fixed; none without denoising.
+    public var denoisingHeads: [Head] { denoising.map { [$0.final] + $0.aux } ?? [] }
+
+    /// Every head of the batch: the matched ones, then the denoising layers.
+    public var allHeads: [Head] { matchedHeads + denoisingHeads }
 }
 
 extension Criterion {
