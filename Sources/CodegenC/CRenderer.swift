@@ -365,8 +365,8 @@ struct CRenderer {
             + "\n#pragma clang loop interleave_count(\(kernel.schedule.interleave))"
     }
 
-    /// Lanes per vector: the schedule's, or a 256-bit vector of the kernel's real type.
-    private var vectorWidth: Int { kernel.schedule.vectorWidth ?? (isFloat ? 8 : 4) }
+    /// Lanes per vector: the schedule's, or 16 floats (8 doubles): one AVX-512 register, two AVX2 ones.
+    private var vectorWidth: Int { kernel.schedule.vectorWidth ?? (isFloat ? 16 : 8) }
 
     private func groupTitle(_ g: Int) -> String {
         let group = program.groups[g]
@@ -565,33 +565,51 @@ struct CRenderer {
         return "void dino_\(kernel.name)(\n\(args))"
     }
 
-    /// The whole function definition.
-    mutating func render() -> String {
+    /// The name an argument declaration declares.
+    private static func argumentName(_ declaration: String) -> String {
+        let last = declaration.split(separator: " ").last.map(String.init) ?? declaration
+        return last.hasPrefix("*") ? String(last.dropFirst()) : last
+    }
+
+    /// The arguments the rows function takes: the kernel's, but for the totals (a block's go to
+    /// `block_totals`) and the sizes its body does not use (those only the row count needs).
+    private var rowsArguments: [String] = []
+
+    private var totalNames: [String] {
+        kernel.outputs.compactMap { o -> String? in if case .total(let n, _, _) = o { return n } else { return nil } }
+    }
+
+    /// The name of the function that computes one block of rows, with the ISA suffix the including
+    /// file chooses (`DG_VARIANT`: `_avx2` or `_avx512`).
+    var rowsFunction: String { "dino_\(kernel.name)_rows" }
+
+    /// The prototype of the rows function: the kernel's arguments, the block and its totals.
+    func rowsPrototype(name: String) -> String {
+        var args = rowsArguments.map { "    " + $0 }
+        args.append("    const int64_t block")
+        if !totalNames.isEmpty { args.append("    double *restrict block_totals") }
+        return "void \(name)(\n\(args.joined(separator: ",\n")))"
+    }
+
+    /// The function computing the rows of one block (`blockRows` consecutive rows): the kernel's math,
+    /// written once and compiled once per instruction set.
+    mutating func renderRows() -> String {
         lines = []
         indent = 1
-        let totals = kernel.outputs.compactMap { o -> String? in if case .total(let n, _, _) = o { return n } else { return nil } }
-        let rowText = program.rowAxes.map { operand($0.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0)) }
-        line("const int64_t rows = \(rowText.joined(separator: " * "));")
-        hoist(roots)
+        let totals = totalNames
         let block = kernel.schedule.blockRows
-        let parallel = kernel.schedule.parallel ? "#pragma omp parallel for schedule(static)" : nil
-        if !totals.isEmpty {
-            line(block == 1 ? "const int64_t blocks = rows;" : "const int64_t blocks = (rows + \(block - 1)) / \(block);")
-            for t in totals { line("double partial_\(t)[blocks > 0 ? blocks : 1];") }
-            if let parallel { line(parallel) }
-            line("for (int64_t block = 0; block < blocks; block++) {")
-            indent += 1
-            for t in totals { line("double block_\(t) = 0.0;") }
-            if block == 1 {
-                line("const int64_t row = block;")
-                line("{")
-            } else {
-                line("const int64_t row_end = block * \(block) + \(block) < rows ? block * \(block) + \(block) : rows;")
-                line("for (int64_t row = block * \(block); row < row_end; row++) {")
-            }
+        if block != 1 {
+            let rowText = program.rowAxes.map { operand($0.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0)) }
+            line("const int64_t rows = \(rowText.joined(separator: " * "));")
+        }
+        hoist(roots)
+        for t in totals { line("double block_\(t) = 0.0;") }
+        if block == 1 {
+            line("const int64_t row = block;")
+            line("{")
         } else {
-            if let parallel { line(parallel) }
-            line("for (int64_t row = 0; row < rows; row++) {")
+            line("const int64_t row_end = block * \(block) + \(block) < rows ? block * \(block) + \(block) : rows;")
+            line("for (int64_t row = block * \(block); row < row_end; row++) {")
         }
         indent += 1
         open.insert(1)
@@ -628,14 +646,49 @@ struct CRenderer {
         open.remove(1)
         indent -= 1
         line("}")
+        for (k, t) in totals.enumerated() { line("block_totals[\(k)] = block_\(t);") }
+        let text = lines.joined(separator: "\n")
+        let totalSet = Set(totals)
+        rowsArguments = arguments().map(\.declaration).filter { declaration in
+            let name = Self.argumentName(declaration)
+            if totalSet.contains(name) { return false }
+            guard declaration.hasPrefix("const int64_t ") else { return true }
+            return text.range(of: "\\b\(name)\\b", options: .regularExpression) != nil
+        }
+        return rowsPrototype(name: "DG_VARIANT(\(rowsFunction))") + "\n{\n" + text + "\n}\n"
+    }
+
+    /// The public function: splits the rows into blocks, runs them on the OpenMP threads with the
+    /// rows function of the widest instruction set the CPU has, and adds the blocks' totals in block
+    /// order.
+    mutating func renderDriver() -> String {
+        lines = []
+        indent = 1
+        prepared = []
+        emittedGroups = []
+        open = [0]
+        let totals = totalNames
+        let block = kernel.schedule.blockRows
+        let rowIds = program.rowAxes.map(\.extent)
+        hoist(rowIds)
+        let rowText = program.rowAxes.map { operand($0.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0)) }
+        line("const int64_t rows = \(rowText.joined(separator: " * "));")
+        line(block == 1 ? "const int64_t blocks = rows;" : "const int64_t blocks = (rows + \(block - 1)) / \(block);")
+        if !totals.isEmpty { line("double partial[(blocks > 0 ? blocks : 1) * \(totals.count)];") }
+        line("const int wide = dg_use_avx512();")
+        if kernel.schedule.parallel { line("#pragma omp parallel for schedule(static)") }
+        line("for (int64_t block = 0; block < blocks; block++) {")
+        indent += 1
+        let args = (rowsArguments.map(Self.argumentName) + ["block"] + (totals.isEmpty ? [] : ["partial + block * \(totals.count)"])).joined(separator: ", ")
+        line("if (wide) \(rowsFunction)_avx512(\(args));")
+        line("else \(rowsFunction)_avx2(\(args));")
+        indent -= 1
+        line("}")
         if !totals.isEmpty {
-            for t in totals { line("partial_\(t)[block] = block_\(t);") }
-            indent -= 1
-            line("}")
             line("/* block sums added in block order: the result does not depend on the thread count */")
-            for t in totals {
+            for (k, t) in totals.enumerated() {
                 line("double sum_\(t) = 0.0;")
-                line("for (int64_t block = 0; block < blocks; block++) sum_\(t) += partial_\(t)[block];")
+                line("for (int64_t block = 0; block < blocks; block++) sum_\(t) += partial[block * \(totals.count) + \(k)];")
                 line("*\(t) = sum_\(t);")
             }
         }

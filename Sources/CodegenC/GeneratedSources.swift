@@ -1,11 +1,18 @@
 import LossDSL
 
-/// The C source, header and module map generated from a list of kernels.
+/// The C sources, header and module map generated from a list of kernels.
+///
+/// Each kernel's math is written once, as a function computing one block of rows; `dino_kernels.c`
+/// compiles it for AVX2 and `dino_kernels_avx512.c` includes that file again under an AVX-512 target
+/// attribute. The public functions (in `dino_kernels.c` only) split the rows into blocks, run them on
+/// the OpenMP threads with the widest variant the CPU supports, and add the blocks' totals in order.
 ///
 /// The text is a pure function of the kernels: the same DSL always gives byte-identical files.
 public struct GeneratedSources: Equatable, Sendable {
-    /// File name of the C source.
+    /// File name of the C source (the AVX2 variant, the drivers and the runtime functions).
     public static let sourceName = "dino_kernels.c"
+    /// File name of the C source that compiles the kernels again for AVX-512.
+    public static let wideSourceName = "dino_kernels_avx512.c"
     /// File name of the public header.
     public static let headerName = "dino_kernels.h"
     /// File name of the Clang module map (goes next to the header, in `include/`).
@@ -15,6 +22,8 @@ public struct GeneratedSources: Equatable, Sendable {
 
     /// The C source.
     public let source: String
+    /// The AVX-512 variant's source (it includes ``source``).
+    public let wideSource: String
     /// The header with one doc comment per kernel.
     public let header: String
     /// The module map that lets Swift import the header.
@@ -23,12 +32,15 @@ public struct GeneratedSources: Equatable, Sendable {
     /// Generates the files for `kernels`.
     public init(kernels: [Kernel]) {
         var definitions: [String] = []
+        var drivers: [String] = []
+        var variantDeclarations: [String] = []
         var declarations: [String] = []
         for kernel in kernels {
             let (program, outputs) = Lowering.lower(kernel)
             var renderer = CRenderer(program: program, outputs: outputs)
-            let body = renderer.render()
-            definitions.append("/* \(kernel.name): \(kernel.doc) */\n" + body)
+            definitions.append("/* \(kernel.name): \(kernel.doc) One block of rows. */\n" + renderer.renderRows())
+            drivers.append("/* \(kernel.name): \(kernel.doc) */\n" + renderer.renderDriver())
+            variantDeclarations.append(renderer.rowsPrototype(name: renderer.rowsFunction + "_avx512") + ";")
             let argDocs = renderer.arguments().map { arg -> String in
                 let name = arg.declaration.split(separator: " ").last.map(String.init) ?? arg.declaration
                 return " * @param \(name) \(arg.doc)"
@@ -38,6 +50,10 @@ public struct GeneratedSources: Equatable, Sendable {
         let body = definitions.joined(separator: "\n")
         let helpers = Self.helpers.filter { body.contains($0.name + "(") }.map(\.definition)
         source = Self.sourcePrelude + "\n" + (helpers.isEmpty ? "" : helpers.joined(separator: "\n") + "\n\n") + body
+            + "\n#ifndef DG_AVX512_VARIANT\n\n/* The AVX-512 variants, defined in \(Self.wideSourceName). */\n"
+            + variantDeclarations.joined(separator: "\n") + "\n\n" + drivers.joined(separator: "\n")
+            + "\n#endif /* DG_AVX512_VARIANT */\n"
+        wideSource = Self.wideSourceText
         header = Self.headerPrelude + "\n" + declarations.joined(separator: "\n\n") + "\n" + Self.headerEnd
         moduleMap = "module \(Self.moduleName) {\n    header \"\(Self.headerName)\"\n    export *\n}\n"
     }
@@ -54,6 +70,13 @@ public struct GeneratedSources: Equatable, Sendable {
         #include <stdint.h>
         #include <stdlib.h>
         #include <string.h>
+
+        /* The rows functions are compiled twice: here for AVX2 (the target's flags), and again in
+           \(wideSourceName), which includes this file with DG_AVX512_VARIANT defined. */
+        #ifdef DG_AVX512_VARIANT
+        #define DG_VARIANT(name) name##_avx512
+        #else
+        #define DG_VARIANT(name) name##_avx2
 
         #ifdef _OPENMP
         /* The two OpenMP entry points used; declared here so that no omp.h is needed. */
@@ -93,6 +116,71 @@ public struct GeneratedSources: Equatable, Sendable {
                 body(context, index);
             }
         }
+
+        #if defined(__x86_64__)
+        #include <cpuid.h>
+        /* Whether the CPU has AVX-512 F, DQ, BW and VL and the OS saves the ZMM state. */
+        static int dg_cpu_has_avx512(void)
+        {
+            unsigned a, b, c, d;
+            if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0;   /* OSXSAVE */
+            unsigned lo, hi;
+            __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            (void)hi;
+            if ((lo & 0xe6) != 0xe6) return 0;   /* SSE, AVX, opmask, ZMM_Hi256 and Hi16_ZMM state */
+            if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+            const unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);   /* F, DQ, BW, VL */
+            return (b & need) == need;
+        }
+        #else
+        static int dg_cpu_has_avx512(void) { return 0; }
+        #endif
+
+        /* 512 or 256 once decided; the environment variable DINO_GEN_ISA=avx2 keeps to AVX2. */
+        static int dg_vector_bits = 0;
+
+        static int dg_use_avx512(void)
+        {
+            if (dg_vector_bits == 0) {
+                const char *forced = getenv("DINO_GEN_ISA");
+                dg_vector_bits = dg_cpu_has_avx512() && !(forced && strcmp(forced, "avx2") == 0) ? 512 : 256;
+            }
+            return dg_vector_bits == 512;
+        }
+
+        int dino_vector_bits(void)
+        {
+            dg_use_avx512();
+            return dg_vector_bits;
+        }
+
+        int dino_set_vector_bits(int bits)
+        {
+            dg_vector_bits = bits == 256 ? 256 : (bits == 512 && dg_cpu_has_avx512() ? 512 : 0);
+            return dino_vector_bits();
+        }
+        #endif /* DG_AVX512_VARIANT */
+
+        """
+
+    /// The AVX-512 variant's file: the rows functions of ``sourceName`` again, under a target attribute.
+    static let wideSourceText = banner + """
+
+        /* The rows functions of \(sourceName) compiled for AVX-512 (F, DQ, BW, VL, 512-bit vectors); the
+           public functions there call them when the CPU supports it. OpenMP parallel regions stay in
+           \(sourceName): their outlined bodies would not inherit the target attribute. */
+        #if defined(__x86_64__)
+        #include "\(headerName)"
+        #include <math.h>
+        #include <stdint.h>
+        #include <stdlib.h>
+        #include <string.h>
+
+        #define DG_AVX512_VARIANT 1
+        #pragma clang attribute push (__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))), apply_to = function)
+        #include "\(sourceName)"
+        #pragma clang attribute pop
+        #endif
 
         """
 
@@ -171,6 +259,19 @@ public struct GeneratedSources: Equatable, Sendable {
 
         /** The number of OpenMP threads the kernels use. */
         int dino_max_threads(void);
+
+        /**
+         * The vector width the kernels run with: 512 (AVX-512, where the CPU and the OS support it) or 256
+         * (AVX2, or when the environment variable DINO_GEN_ISA is avx2 at the first call).
+         */
+        int dino_vector_bits(void);
+
+        /**
+         * Chooses the kernels' vector width: 256 for AVX2, 512 for AVX-512 where supported, anything else for
+         * the automatic choice. Returns the width now in use. For tests and comparisons; not thread-safe
+         * while kernels run.
+         */
+        int dino_set_vector_bits(int bits);
 
         /**
          * Runs body(context, index) for every index in [0, count) on the kernels' OpenMP threads, one index at

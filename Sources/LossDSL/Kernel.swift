@@ -119,7 +119,9 @@ public struct Schedule: Hashable, Sendable {
     public var parallel: Bool
     /// Whether inner sums and maps carry `#pragma omp simd`.
     public var vectorize: Bool
-    /// Lanes per vector (`simdlen`); nil: a 256-bit vector of the kernel's real type (8 floats or 4 doubles).
+    /// Lanes per vector (`simdlen`); nil: 16 floats or 8 doubles, one AVX-512 register (two AVX2 ones: the
+    /// same C is compiled for both instruction sets). Loops dominated by gathers do better with 8, as
+    /// 16-lane gathers are slow on some CPUs.
     public var vectorWidth: Int?
     /// Vector iterations in flight per step of an inner loop (`interleave_count`): enough independent
     /// work to hide the latency of the math inside, such as the polynomial of an exp.

@@ -17,8 +17,11 @@ final class CodegenTests: XCTestCase {
         return GeneratedSources(kernels: [kernel]).source
     }
 
+    /// The rows function of the probe kernel (where its math is), up to the drivers.
     func body(_ source: String) -> String {
-        String(source[source.range(of: "void dino_probe(")!.lowerBound...])
+        let start = source.range(of: "DG_VARIANT(dino_probe_rows)")!.lowerBound
+        let end = source.range(of: "#ifndef DG_AVX512_VARIANT", range: start..<source.endIndex)!.lowerBound
+        return String(source[start..<end])
     }
 
     func count(_ needle: String, in text: String) -> Int { text.components(separatedBy: needle).count - 1 }
@@ -50,11 +53,10 @@ final class CodegenTests: XCTestCase {
         let table = Tensor("t", .float32, [.size("N"), .size("C")])
         let kernel = Kernel(name: "probe", doc: "probe", rows: [row], inputs: [table], parameters: ["a"],
                             outputs: [.total(name: "s", sum(over: c, of: table[row.i, c.i] * exp(parameter("a") * 2)), doc: "")])
-        let source = GeneratedSources(kernels: [kernel]).source
-        let function = body(source.replacingOccurrences(of: "dino_probe", with: "dino_probe"))
-        // exp(a·2) depends on no loop: computed once, before the parallel loop
+        let function = body(GeneratedSources(kernels: [kernel]).source)
+        // exp(a·2) depends on no loop: computed once per block, before the loop over the block's rows
         let expLine = function.range(of: "expf(")!.lowerBound
-        let loopLine = function.range(of: "#pragma omp parallel for")!.lowerBound
+        let loopLine = function.range(of: "for (int64_t row = block")!.lowerBound
         XCTAssertLessThan(expLine, loopLine, function)
     }
 
@@ -62,29 +64,34 @@ final class CodegenTests: XCTestCase {
         let first = GeneratedSources(kernels: DINOKernels.all)
         let second = GeneratedSources(kernels: DINOKernels.all)
         XCTAssertEqual(first, second)
-        XCTAssertTrue(first.source.contains("#pragma omp simd simdlen(8) reduction(+:"))
+        XCTAssertTrue(first.source.contains("#pragma omp simd simdlen(16) reduction(+:"))
         XCTAssertTrue(first.source.contains("#pragma omp parallel for"))
+        // every kernel's rows exist in both variants, and the public function picks one
+        XCTAssertTrue(first.source.contains("void DG_VARIANT(dino_label_loss_rows)("))
+        XCTAssertTrue(first.source.contains("if (wide) dino_label_loss_rows_avx512("))
+        XCTAssertTrue(first.wideSource.contains("#include \"\(GeneratedSources.sourceName)\""))
     }
 
     func testGeneratedCCompilesWithoutWarnings() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dino-gen-cc-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
         try GeneratedSources(kernels: DINOKernels.all).write(to: folder)
-        let clang = ["/usr/bin/env", "clang"]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: clang[0])
-        // the flags of the GeneratedKernels target (Package.swift), warnings as errors
-        process.arguments = [clang[1], "-std=c99", "-O3", "-fopenmp", "-fno-math-errno", "-fveclib=libmvec", "-mavx2", "-mfma",
-                             "-Wall", "-Wextra", "-Werror", "-c",
-                             "-I", folder.appendingPathComponent("include").path,
-                             folder.appendingPathComponent(GeneratedSources.sourceName).path,
-                             "-o", folder.appendingPathComponent("k.o").path]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, 0, text)
+        for source in [GeneratedSources.sourceName, GeneratedSources.wideSourceName] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            // the flags of the GeneratedKernels target (Package.swift), warnings as errors
+            process.arguments = ["clang", "-std=c99", "-O3", "-fopenmp", "-fno-math-errno", "-fveclib=libmvec", "-mavx2", "-mfma",
+                                 "-Wall", "-Wextra", "-Werror", "-c",
+                                 "-I", folder.appendingPathComponent("include").path,
+                                 folder.appendingPathComponent(source).path,
+                                 "-o", folder.appendingPathComponent(source + ".o").path]
+            let errors = Pipe()
+            process.standardError = errors
+            try process.run()
+            process.waitUntilExit()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertEqual(process.terminationStatus, 0, "\(source): \(text)")
+        }
     }
 
     /// `dino-gen emit` writes byte for byte what the build plugin generated for this build.
@@ -109,7 +116,8 @@ final class CodegenTests: XCTestCase {
         try process.run()
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0)
-        for file in [GeneratedSources.sourceName, "include/" + GeneratedSources.headerName, "include/" + GeneratedSources.moduleMapName] {
+        for file in [GeneratedSources.sourceName, GeneratedSources.wideSourceName,
+                     "include/" + GeneratedSources.headerName, "include/" + GeneratedSources.moduleMapName] {
             let a = try Data(contentsOf: plugin.appendingPathComponent(file))
             let b = try Data(contentsOf: emitted.appendingPathComponent(file))
             XCTAssertEqual(a, b, "\(file) differs between the plugin and dino-gen emit")
