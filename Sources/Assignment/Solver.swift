@@ -90,9 +90,17 @@ enum Solver {
 
     /// One try on `problem`: the auction (or, after a failed try, that try's duals and pairs), then
     /// the exact completion and, for truncated lists, the check that makes the result optimal for
-    /// the whole matrix.
-    static func attempt(_ problem: Problem, warm: WarmStart?, arena: Arena, objects m: Int) -> Attempt {
+    /// the whole matrix. A failed try leaves a warm start for the next one only when `retries` (it
+    /// costs one dual per object of the whole matrix, `m`).
+    ///
+    /// The check needs of each bound only that it is at most every cost the bidder's list left out:
+    /// the lists' own costs need not be the cheapest, nor below the bound. (A bidder whose list costs
+    /// all exceed its bound never passes: u_i + φ is at least its cheapest list cost, as φ ≥ v_j.)
+    static func attempt(_ problem: Problem, warm: WarmStart?, arena: Arena, objects m: Int, retries: Bool = true) -> Attempt {
         if problem.objects < problem.bidders { return .failed(nil) }
+        func failed(_ completion: Augmentation) -> Attempt {
+            .failed(retries ? completion.warmStart(objects: m, arena: arena) : nil)
+        }
         var completion: Augmentation
         if let warm {
             completion = Augmentation(problem: problem, warm: warm, arena: arena)
@@ -100,14 +108,13 @@ enum Solver {
             var auction = Auction(problem: problem, arena: arena)
             let outcome = auction.run(schedule: Auction.schedule(for: problem))
             completion = Augmentation(auction: auction, arena: arena)
-            if outcome == .needsLongerLists { return .failed(completion.warmStart(objects: m, arena: arena)) }
+            if outcome == .needsLongerLists { return failed(completion) }
         }
-        guard completion.run() else { return .failed(completion.warmStart(objects: m, arena: arena)) }
+        guard completion.run() else { return failed(completion) }
         if let bound = problem.outside {
             let phi = completion.outsideDual
-            for i in 0..<problem.bidders where completion.u[i] + phi > bound[i] {
-                return .failed(completion.warmStart(objects: m, arena: arena))
-            }
+            // Written so that a NaN (duals overflowing on extreme costs) fails the check.
+            for i in 0..<problem.bidders where !(completion.u[i] + phi <= bound[i]) { return failed(completion) }
         }
         return .solved(completion.objectOf)
     }
