@@ -194,7 +194,9 @@ struct CRenderer {
         case .size(let s): return s
         case .index(let v): return v
         case .load(let tensor, let guarded):
-            return guarded ? "\(a[0]) ? \(tensor)[\(a[1])] : 0" : "\(tensor)[\(a[0])]"
+            let list = kernel.inputs.first { $0.name == tensor }?.isList == true
+            let element = list ? "\(tensor)[\(a[a.count - 2])][\(a[a.count - 1])]" : "\(tensor)[\(a[a.count - 1])]"
+            return guarded ? "\(a[0]) ? \(element) : 0" : element
         case .unary(let u):
             let t = program.ops[op.operands[0]].type
             switch u {
@@ -325,23 +327,45 @@ struct CRenderer {
             for loop in loops.reversed() { closeLoop(loop) }
             return
         }
-        let width = vectorWidth
+        let width = vectorWidth, interleave = kernel.schedule.interleave
         let variable = program.loops[inner].variable
         prepare(program.loops[inner].extent)
         let extent = operand(program.loops[inner].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
-        var end = "\(variable)_end", k = 2
-        while declaredEnds.contains(end) { end = "\(variable)_end\(k)"; k += 1 }
-        declaredEnds.insert(end)
+        func name(_ base: String) -> String {
+            var name = base, k = 2
+            while declaredEnds.contains(name) { name = "\(base)\(k)"; k += 1 }
+            declaredEnds.insert(name)
+            return name
+        }
+        let end = name("\(variable)_end")
         line("const int64_t \(end) = \(extent) >= \(width) ? \(extent) - \(extent) % \(width) : \(extent);")
+        // one vector at a time: the compiler runs a loop of `interleave` vectors per step only over whole
+        // steps, and would leave what is left to scalar code
+        let single = innermostPragma.replacingOccurrences(of: "interleave_count(\(interleave))", with: "interleave_count(1)")
         let before = prepared
-        openLoop(inner, pragma: innermostPragma, to: end)
+        func reset() {
+            prepared = prepared.filter { before.contains($0) || !isInside(program.ops[$0].scope, inner) }
+            emittedGroups = emittedGroups.filter { !isInside(program.groups[$0].enclosing, inner) }
+        }
+        var start = "0"
+        if interleave > 1 {
+            let steps = name("\(variable)_steps")
+            line("const int64_t \(steps) = \(end) - \(end) % \(width * interleave);")
+            openLoop(inner, pragma: innermostPragma, to: steps)
+            for id in rootIds { prepare(id) }
+            body(&self, nil)
+            closeLoop(inner)
+            reset()
+            line("/* the whole vectors left, one at a time */")
+            start = steps
+        }
+        openLoop(inner, pragma: single, from: start, to: end)
         for id in rootIds { prepare(id) }
         body(&self, nil)
         closeLoop(inner)
-        prepared = prepared.filter { before.contains($0) || !isInside(program.ops[$0].scope, inner) }
-        emittedGroups = emittedGroups.filter { !isInside(program.groups[$0].enclosing, inner) }
+        reset()
         line("/* the last \(width) as one vector ending at \(extent) */")
-        openLoop(inner, pragma: innermostPragma, from: "\(end) < \(extent) ? \(extent) - \(width) : \(extent)")
+        openLoop(inner, pragma: single, from: "\(end) < \(extent) ? \(extent) - \(width) : \(extent)")
         for id in rootIds { prepare(id) }
         body(&self, "\(variable) >= \(end)")
         for loop in loops.reversed() { closeLoop(loop) }
@@ -365,8 +389,16 @@ struct CRenderer {
             + "\n#pragma clang loop interleave_count(\(kernel.schedule.interleave))"
     }
 
-    /// Lanes per vector: the schedule's, or 16 floats (8 doubles): one AVX-512 register, two AVX2 ones.
-    private var vectorWidth: Int { kernel.schedule.vectorWidth ?? (isFloat ? 16 : 8) }
+    /// Lanes per vector: the output's (while one with its own lanes is emitted), the schedule's, or 16
+    /// floats (8 doubles): one AVX-512 register, two AVX2 ones.
+    private var vectorWidth: Int { outputLanes ?? kernel.schedule.vectorWidth ?? (isFloat ? 16 : 8) }
+    private var outputLanes: Int? = nil
+
+    /// Whether a scan that stops early (an `any`) runs inside one of `loops`: that keeps the loops from
+    /// being vectorized.
+    private func scans(inside loops: [Int]) -> Bool {
+        program.groups.contains { g in g.reduction == .any && loops.contains { isInside(g.enclosing, $0) } }
+    }
 
     private func groupTitle(_ g: Int) -> String {
         let group = program.groups[g]
@@ -409,7 +441,8 @@ struct CRenderer {
             }
             let clauses = (sums.isEmpty ? [] : ["reduction(+:\(sums.joined(separator: ",")))"])
                 + (keys.isEmpty ? [] : ["reduction(max:\(keys.joined(separator: ",")))"])
-            emitLoops(group.loops, roots: bodies, innermostPragma: simd(clauses.joined(separator: " "))) { r, newInTail in
+            let pragma = scans(inside: group.loops) ? nil : simd(clauses.joined(separator: " "))
+            emitLoops(group.loops, roots: bodies, innermostPragma: pragma) { r, newInTail in
                 for (member, body) in zip(group.members, bodies) {
                     if case .reduce(.max, _) = r.program.ops[member].kind {
                         let (keyType, key, _) = r.maxKey(r.program.ops[member].type)
@@ -518,7 +551,13 @@ struct CRenderer {
         for id in reachable { if case .size(let s) = program.ops[id].kind { usedSizes.insert(s) } }
         for axis in kernel.rows { addSizes(axis.extent) }
         for tensor in kernel.inputs { tensor.shape.forEach(addSizes) }
-        for output in kernel.outputs { if case .map(_, _, let axes, _, _) = output { axes.forEach { addSizes($0.extent) } } }
+        for output in kernel.outputs {
+            switch output {
+            case .map(_, _, let axes, _, _), .store(_, _, let axes, _, _, _): axes.forEach { addSizes($0.extent) }
+            case .smallest(_, _, let axis, _, _): addSizes(axis.extent)
+            default: break
+            }
+        }
         for id in reachable.sorted() { if case .size(let s) = program.ops[id].kind, !sizeNames.contains(s) { sizeNames.append(s) } }
         func strideArguments(_ t: Tensor) -> [String] {
             t.strides.compactMap { if case .size(let s) = $0, s.hasPrefix("\(t.name)_s") { return s } else { return nil } }
@@ -530,7 +569,10 @@ struct CRenderer {
         }
         for tensor in kernel.inputs {
             let dims = tensor.shape.map(describe).joined(separator: " × ")
-            args.append(("const \(cType(tensor.type)) *restrict \(tensor.name)", "[\(dims)] \(tensor.type.rawValue)" + (tensor.doc.isEmpty ? "" : ": \(tensor.doc)")))
+            let pointer = tensor.isList ? "const \(cType(tensor.type)) *const *restrict" : "const \(cType(tensor.type)) *restrict"
+            let what = tensor.isList ? "[\(describe(tensor.shape[0]))] pointers, each to [\(tensor.shape.dropFirst().map(describe).joined(separator: " × "))]"
+                : "[\(dims)]"
+            args.append(("\(pointer) \(tensor.name)", "\(what) \(tensor.type.rawValue)" + (tensor.doc.isEmpty ? "" : ": \(tensor.doc)")))
             for s in strideArguments(tensor) where usedSizes.contains(s) {
                 args.append(("const int64_t \(s)", "stride of \(tensor.name), in elements"))
             }
@@ -545,6 +587,12 @@ struct CRenderer {
             case .map(let n, let t, let axes, _, let doc):
                 let dims = (rowDims + axes.map { describe($0.extent) }).joined(separator: " × ")
                 args.append(("\(cType(t)) *restrict \(n)", "[\(dims)] \(t.rawValue)" + (doc.isEmpty ? "" : ": \(doc)")))
+            case .store(let n, let t, _, _, _, let doc):
+                args.append(("\(cType(t)) *restrict \(n)", "[…] \(t.rawValue), written where the kernel says" + (doc.isEmpty ? "" : ": \(doc)")))
+            case .smallest(let n, let count, let axis, _, let doc):
+                let dims = (rowDims + [String(count)]).joined(separator: " × ")
+                args.append(("float *restrict \(n)_value", "[\(dims)] float32: the \(count) smallest over \(axis.name), ascending" + (doc.isEmpty ? "" : ": \(doc)")))
+                args.append(("int32_t *restrict \(n)_index", "[\(dims)] int32: where they are (−1 past the end)"))
             }
         }
         return args
@@ -634,11 +682,37 @@ struct CRenderer {
                     index = "(\(index)) * \(operand(l.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))) + \(l.variable)"
                 }
                 index = index.replacingOccurrences(of: "(row)", with: "row")
-                // a scan that stops early inside the loop keeps it from being vectorized
-                let scans = program.groups.contains { g in g.reduction == .any && group.loops.contains { isInside(g.enclosing, $0) } }
-                emitLoops(group.loops, roots: [member], innermostPragma: scans ? nil : simd(nil)) { r, _ in
+                outputLanes = kernel.schedule.outputLanes[n]
+                emitLoops(group.loops, roots: [member], innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
                     r.line("\(n)[\(index)] = (\(r.cType(t)))\(r.operand(member, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
                 }
+                outputLanes = nil
+            case (.store(let n, let t, _, _, _, let doc), .map(let g)):
+                let group = program.groups[g]
+                let (value, position) = (group.members[0], group.members[1])
+                line(groupTitle(g) + (doc.isEmpty ? "" : " /* \(doc) */"))
+                outputLanes = kernel.schedule.outputLanes[n]
+                emitLoops(group.loops, roots: [value, position], innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
+                    let at = r.operand(position, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+                    r.line("\(n)[\(at)] = (\(r.cType(t)))\(r.operand(value, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                }
+                outputLanes = nil
+            case (.smallest(let n, let count, _, _, let doc), .map(let g)):
+                // every value into a row buffer (one vector pass), then the selection (dg_smallest_f32)
+                let group = program.groups[g]
+                let member = group.members[0]
+                let loop = group.loops[0]
+                prepare(program.loops[loop].extent)
+                let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+                let variable = program.loops[loop].variable
+                line("/* the \(count) smallest over \(variable)\(doc.isEmpty ? "" : ": \(doc)") */")
+                line("float \(n)_row[(\(extent) + 15) / 16 * 16 + 16];")
+                outputLanes = kernel.schedule.outputLanes[n]
+                emitLoops(group.loops, roots: [member], innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
+                    r.line("\(n)_row[\(variable)] = (float)\(r.operand(member, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                }
+                outputLanes = nil
+                line("dg_smallest_f32(\(n)_row, \(extent), \(count), \(n)_value + row * \(count), \(n)_index + row * \(count));")
             default:
                 preconditionFailure("output and value kinds disagree")
             }
@@ -648,12 +722,13 @@ struct CRenderer {
         line("}")
         for (k, t) in totals.enumerated() { line("block_totals[\(k)] = block_\(t);") }
         let text = lines.joined(separator: "\n")
+        let code = text.replacingOccurrences(of: "/\\*.*?\\*/", with: "", options: .regularExpression)
         let totalSet = Set(totals)
         rowsArguments = arguments().map(\.declaration).filter { declaration in
             let name = Self.argumentName(declaration)
             if totalSet.contains(name) { return false }
             guard declaration.hasPrefix("const int64_t ") else { return true }
-            return text.range(of: "\\b\(name)\\b", options: .regularExpression) != nil
+            return code.range(of: "\\b\(name)\\b", options: .regularExpression) != nil
         }
         return rowsPrototype(name: "DG_VARIANT(\(rowsFunction))") + "\n{\n" + text + "\n}\n"
     }

@@ -48,7 +48,13 @@ public struct GeneratedSources: Equatable, Sendable {
             declarations.append("/**\n * \(kernel.doc)\n *\n" + argDocs.joined(separator: "\n") + "\n */\n" + renderer.prototype() + ";")
         }
         let body = definitions.joined(separator: "\n")
-        let helpers = Self.helpers.filter { body.contains($0.name + "(") }.map(\.definition)
+        // the helpers the kernels call, and the helpers those call
+        var used = body
+        var helpers: [String] = []
+        for helper in Self.helpers.reversed() where used.contains(helper.name + "(") {
+            helpers.insert(helper.definition, at: 0)
+            used += helper.definition
+        }
         source = Self.sourcePrelude + "\n" + (helpers.isEmpty ? "" : helpers.joined(separator: "\n") + "\n\n") + body
             + "\n#ifndef DG_AVX512_VARIANT\n\n/* The AVX-512 variants, defined in \(Self.wideSourceName). */\n"
             + variantDeclarations.joined(separator: "\n") + "\n\n" + drivers.joined(separator: "\n")
@@ -240,6 +246,57 @@ public struct GeneratedSources: Equatable, Sendable {
             /* An integer with the order of the double (for finite values): integer max reductions vectorize. */
             static inline int64_t dg_order_f64(double v) { int64_t b; memcpy(&b, &v, 8); return b ^ ((b >> 63) & 0x7fffffffffffffff); }
             static inline double dg_order_f64_value(int64_t k) { const int64_t b = k ^ ((k >> 63) & 0x7fffffffffffffff); double v; memcpy(&v, &b, 8); return v; }
+            """),
+        ("dg_smallest_f32", """
+            /* The k smallest of v[0, n), ascending, the first index among equal values, into value[0, k) and
+               index[0, k) (+INFINITY and -1 past n). v has room for n rounded up to 16 (the tail is set to
+               +INFINITY). The minima of the 16 lanes are 16 distinct values, so τ, the k-th smallest of them,
+               is at least the k-th smallest value: one vector pass marks the values up to τ, and only those
+               (a few) are sorted in. */
+            static inline void dg_smallest_f32(float *restrict v, const int64_t n, const int64_t k, float *restrict value,
+                                               int32_t *restrict index)
+            {
+                const int64_t blocks = (n + 15) / 16;
+                for (int64_t i = n; i < blocks * 16; i++) v[i] = INFINITY;
+                float lane[16];
+                for (int64_t i = 0; i < 16; i++) lane[i] = INFINITY;
+                for (int64_t b = 0; b < blocks; b++) {
+                    #pragma omp simd simdlen(16)
+                    for (int64_t i = 0; i < 16; i++) lane[i] = v[b * 16 + i] < lane[i] ? v[b * 16 + i] : lane[i];
+                }
+                for (int64_t j = 0; j < k; j++) { value[j] = INFINITY; index[j] = -1; }
+                float tau = INFINITY;
+                if (k <= 16) {
+                    for (int64_t i = 0; i < 16; i++) {
+                        const float x = lane[i];
+                        if (!(x < value[k - 1])) continue;
+                        int64_t j = k - 1;
+                        while (j > 0 && value[j - 1] > x) { value[j] = value[j - 1]; j--; }
+                        value[j] = x;
+                    }
+                    tau = value[k - 1];
+                    for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
+                }
+                uint8_t marked[blocks > 0 ? blocks * 16 : 16];
+                #pragma omp simd simdlen(16)
+                for (int64_t q = 0; q < blocks * 16; q++) marked[q] = v[q] <= tau;
+                /* the marks eight at a time, in order, so that equal values keep their order */
+                for (int64_t w = 0; w < blocks * 2; w++) {
+                    uint64_t word;
+                    memcpy(&word, marked + 8 * w, 8);
+                    while (word) {
+                        const int64_t q = 8 * w + __builtin_ctzll(word) / 8;
+                        word &= word - 1;
+                        if (q >= n) break;
+                        const float x = v[q];
+                        if (!(x < value[k - 1])) continue;
+                        int64_t j = k - 1;
+                        while (j > 0 && value[j - 1] > x) { value[j] = value[j - 1]; index[j] = index[j - 1]; j--; }
+                        value[j] = x;
+                        index[j] = (int32_t)q;
+                    }
+                }
+            }
             """),
     ]
 

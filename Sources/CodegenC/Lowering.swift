@@ -53,14 +53,24 @@ public struct Lowering {
             case .total(_, let e, _), .perRow(_, _, let e, _):
                 outputs.append(.value(lower(e, context)))
             case .map(_, _, let axes, let e, _):
-                let group = newGroup(nil, axes: axes, context: context)
-                var inner = context
-                for (axis, loop) in zip(axes, program.groups[group].loops) { inner.loops[axis.name] = loop }
-                inner.enclosing = program.groups[group].loops.last ?? 1
-                program.groups[group].members = [lower(e, inner)]
-                outputs.append(.map(group: group))
+                outputs.append(.map(group: mapGroup(axes, [e], context)))
+            case .store(_, _, let axes, let index, let e, _):
+                // members: the value, then the position it goes to
+                outputs.append(.map(group: mapGroup(axes, [e, index], context)))
+            case .smallest(_, _, let axis, let e, _):
+                outputs.append(.map(group: mapGroup([axis], [e], context)))
             }
         }
+    }
+
+    /// A loop nest over `axes` computing `values` at each element (a map-like output).
+    private mutating func mapGroup(_ axes: [Axis], _ values: [Expr], _ context: Context) -> Int {
+        let group = newGroup(nil, axes: axes, context: context)
+        var inner = context
+        for (axis, loop) in zip(axes, program.groups[group].loops) { inner.loops[axis.name] = loop }
+        inner.enclosing = program.groups[group].loops.last ?? 1
+        program.groups[group].members = values.map { lower($0, inner) }
+        return group
     }
 
     // MARK: - Operations
@@ -247,15 +257,18 @@ public struct Lowering {
             guard let tensor = program.kernel.inputs.first(where: { $0.name == name }) else {
                 preconditionFailure("kernel \(program.kernel.name): tensor \(name) is not among its inputs")
             }
+            // a list tensor's first index picks the tensor, the others address it
+            let first = tensor.isList ? 1 : 0
             var flat = constant(0, integer: true)
-            for (index, stride) in zip(indices, tensor.strides) {
+            for (index, stride) in zip(indices.dropFirst(first), tensor.strides.dropFirst(first)) {
                 flat = binary(.add, flat, binary(.multiply, lower(index, context), lower(stride.expr, context)))
             }
+            let address = (tensor.isList ? [lower(indices[0], context)] : []) + [flat]
             let type: ValueType = tensor.type.isReal ? .real : .int
             if let guarded {
-                return add(.load(tensor: name, guarded: true), [lower(guarded, context), flat], type)
+                return add(.load(tensor: name, guarded: true), [lower(guarded, context)] + address, type)
             }
-            return add(.load(tensor: name, guarded: false), [flat], type)
+            return add(.load(tensor: name, guarded: false), address, type)
         case .unary(let op, let a):
             return unary(op, lower(a, context))
         case .binary(let op, let a, let b):

@@ -18,7 +18,8 @@ public enum OpKind: Hashable, Sendable {
     case size(String)
     /// A loop variable (row axes and inner loops alike).
     case index(String)
-    /// `tensor[operands.last]`, guarded by `operands[0]` when `guarded`.
+    /// `tensor[operands.last]`, guarded by `operands[0]` when `guarded`; for a list tensor
+    /// `tensor[list][operands.last]`, the list index just before the last operand.
     case load(tensor: String, guarded: Bool)
     case unary(UnaryOp)
     case binary(BinaryOp)

@@ -58,14 +58,34 @@ public struct Tensor: Hashable, Sendable {
     public let strides: [Extent]
     /// A one-line description for the generated header.
     public let doc: String
+    /// True for a list of tensors (one pointer per element of the first dimension, such as one per
+    /// head): `t[h, i]` is element i of the h-th tensor, each addressed by the other indices.
+    public let isList: Bool
 
     /// A tensor; `strided: true` makes every stride but the last a run-time argument (`NAME_s0`, …),
     /// so that windows into larger tensors need no copy.
     public init(_ name: String, _ type: ElementType, _ shape: [Extent], strided: Bool = false, doc: String = "") {
+        self.init(name, type, shape, strided: strided, list: false, doc: doc)
+    }
+
+    /// A list of `count` tensors of the same element type, each dense over `shape` (one pointer each):
+    /// `t[h, i, …]`. The tensors may live anywhere, like the heads of a batch, each in its own
+    /// buffer; per-tensor strides, if any, are ordinary integer inputs indexed by h.
+    ///
+    /// ```swift
+    /// let logits = Tensor(list: .size("H"), "logits", .float32, [.size("N")], doc: "each head's logits")
+    /// let x = logits[h.i, imageStride[h.i] * b.i + k.i]
+    /// ```
+    public init(list count: Extent, _ name: String, _ type: ElementType, _ shape: [Extent], doc: String = "") {
+        self.init(name, type, [count] + shape, strided: false, list: true, doc: doc)
+    }
+
+    private init(_ name: String, _ type: ElementType, _ shape: [Extent], strided: Bool, list: Bool, doc: String) {
         self.name = name
         self.type = type
         self.shape = shape
         self.doc = doc
+        self.isList = list
         var strides: [Extent] = []
         var running = Extent.fixed(1)
         for (k, extent) in shape.enumerated().reversed() {
@@ -97,11 +117,20 @@ public enum Output: Hashable, Sendable {
     case perRow(name: String, ElementType, Expr, doc: String)
     /// One value per row and per element of `axes` (dense, row-major).
     case map(name: String, ElementType, over: [Axis], Expr, doc: String)
+    /// For each element of `axes` (per row), `value` written at the position `index` (an integer
+    /// expression of the row and loop indices) of the output array: a map laid out as the consumer
+    /// wants it, such as a table indexed by query across a row's segments.
+    case store(name: String, ElementType, over: [Axis], at: Expr, Expr, doc: String)
+    /// Per row, the `count` smallest values of `value` over `axis`, ascending (the first index among
+    /// equal values), as two arrays: `NAME_value` (float) and `NAME_index` (int32), `count` per row;
+    /// +∞ and −1 pad them when the axis is shorter than `count`.
+    case smallest(name: String, count: Int, over: Axis, Expr, doc: String)
 
     /// The output argument's name.
     public var name: String {
         switch self {
-        case .total(let n, _, _), .perRow(let n, _, _, _), .map(let n, _, _, _, _): return n
+        case .total(let n, _, _), .perRow(let n, _, _, _), .map(let n, _, _, _, _), .store(let n, _, _, _, _, _),
+             .smallest(let n, _, _, _, _): return n
         }
     }
 }
@@ -126,8 +155,12 @@ public struct Schedule: Hashable, Sendable {
     /// Vector iterations in flight per step of an inner loop (`interleave_count`): enough independent
     /// work to hide the latency of the math inside, such as the polynomial of an exp.
     public var interleave: Int
+    /// Lanes for the loops of particular outputs (by name), where they differ from `vectorWidth`.
+    public var outputLanes: [String: Int] = [:]
     /// A schedule.
-    public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true, vectorWidth: Int? = nil, interleave: Int = 4) {
+    public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true, vectorWidth: Int? = nil, interleave: Int = 4,
+                outputLanes: [String: Int] = [:]) {
+        self.outputLanes = outputLanes
         self.blockRows = blockRows
         self.parallel = parallel
         self.vectorize = vectorize
