@@ -26,29 +26,40 @@ public struct Criterion: Sendable {
         let targets = TargetTable(input.targets)
         let losses = LossFunctions(options: options, targets: targets, classes: input.classes)
         let numBoxes = max(1, options.numBoxes ?? Double(targets.total))
-
-        // 1. Each head's pass over all its logits (it needs no matching) and, for a matched head, its cost
-        //    matrices right after, while its logits are still in cache.
         let matcher = Matcher(options: options, targets: targets)
-        let matched = input.matchedHeads
-        var labelPasses: [String: LossFunctions.LabelPass] = [:]
-        var costs: [Matcher.HeadCosts] = []
-        for head in matched {
-            labelPasses[head.label] = losses.labels(head)
+        let matched = HeadList(input.matchedHeads), denoising = HeadList(input.denoisingHeads)
+
+        // 1. Every head's pass over its logits (it needs no matching): one call for the matched heads,
+        //    which also leaves what the bounded matching needs, one for the denoising layers.
+        let matchings: [[(queries: [Int], targets: [Int])]]
+        var labelPasses: [LossFunctions.LabelPass]
+        var wholeMatrices = 0
+        if matcher.bounded {
+            let labels = ImageLabels(targets)
+            var bounds = [Float](repeating: 0, count: matched.count * labels.total * matched.queries)
+            var byCoordinate = [Float](repeating: 0, count: matched.count * matched.batch * 4 * matched.queries)
+            labelPasses = bounds.withUnsafeMutableBufferPointer { bounds in
+                byCoordinate.withUnsafeMutableBufferPointer { byCoordinate in
+                    losses.labelPass(matched, labels, bounds: bounds.baseAddress!, byCoordinate: byCoordinate.baseAddress!)
+                }
+            }
+            labelPasses += losses.labels(denoising)
             timer.lap("label losses")
-            costs.append(matcher.costs(head))
+            // 2. The matching: bounds, candidate lists, whole matrices only where the lists do not settle it.
+            matchings = try matcher.matchBounded(matched, labels, bounds: bounds, byCoordinate: byCoordinate, timer: &timer,
+                                                 wholeMatrices: &wholeMatrices)
+        } else {
+            labelPasses = losses.labels(matched) + losses.labels(denoising)
+            timer.lap("label losses")
+            let costs = matched.heads.map { matcher.costs($0) }
             timer.lap("cost matrices")
+            matchings = try matcher.solve(costs, heads: matched.heads)
+            wholeMatrices = matched.count * matched.batch
+            timer.lap("assignment")
         }
-        for head in input.denoisingHeads {
-            labelPasses[head.label] = losses.labels(head)
-            timer.lap("label losses")
-        }
-        // 2. Every assignment problem at once, in parallel.
-        let matchings = try matcher.solve(costs, heads: matched)
-        timer.lap("assignment")
 
         // 3. Every head's pairs: its matching's or, for a denoising layer, the fixed ones (query g·S + t ↔
-        //    target t of every group g); then what they add, every head at once.
+        //    target t of every group g); then what they add, every head in one call.
         func pairs(_ m: [(queries: [Int], targets: [Int])]) -> Pairs {
             var p = Pairs()
             for (b, image) in m.enumerated() {
@@ -64,18 +75,17 @@ public struct Criterion: Sendable {
                 for g in 0..<dn.groups { for t in 0..<targets.counts[b] { dnPairs.append(image: b, query: g * single + t, target: targets.first[b] + t) } }
             }
         }
-        let headPairs = zip(matched, matchings).map { ($0, pairs($1)) } + input.denoisingHeads.map { ($0, dnPairs) }
-        var sums = [LossFunctions.PairSums](repeating: .init(), count: headPairs.count)
-        sums.withUnsafeMutableBufferPointer { out in
-            let slots = out.baseAddress!
-            parallelFor(headPairs.count) { k in slots[k] = losses.pairSums(headPairs[k].0, headPairs[k].1) }
-        }
-        let pairSums = Dictionary(uniqueKeysWithValues: zip(headPairs.map(\.0.label), sums))
+        let allHeads = matched.appending(denoising)
+        let headPairs = matchings.map(pairs) + denoising.heads.map { _ in dnPairs }
+        let sums = losses.pairSums(allHeads, headPairs)
+        let labelPass = Dictionary(uniqueKeysWithValues: zip(allHeads.heads.map(\.label), labelPasses))
+        let pairSums = Dictionary(uniqueKeysWithValues: zip(allHeads.heads.map(\.label), sums))
+        let finalPairs = headPairs[0]
         timer.lap("pair losses")
 
         // 4. Each head's losses, in upstream's order.
         func headLosses(_ head: Head, _ p: Pairs, normalizer m: Double, classError: Bool) -> HeadLosses {
-            losses.losses(labels: labelPasses[head.label]!, pairs: pairSums[head.label]!, count: p.count,
+            losses.losses(labels: labelPass[head.label]!, pairs: pairSums[head.label]!, count: p.count,
                           normalizer: m, classError: classError)
         }
 
@@ -96,7 +106,6 @@ public struct Criterion: Sendable {
         add(dnLosses(dn?.final), suffix: "_dn", order: dn == nil ? .boxesFirst : .ceFirst)
 
         // The final layer, with class_error and the masks.
-        let finalPairs = headPairs[0].1
         var final = headLosses(input.final, finalPairs, normalizer: numBoxes, classError: true)
         if let masks = input.masks {
             (final.mask, final.dice) = losses.masks(masks, finalPairs, normalizer: numBoxes)
@@ -106,16 +115,16 @@ public struct Criterion: Sendable {
 
         // Auxiliary layers, each followed by its dn layer.
         for (i, head) in input.aux.enumerated() {
-            add(headLosses(head, headPairs[1 + i].1, normalizer: numBoxes, classError: false), suffix: "_\(i)", order: .ceFirst)
+            add(headLosses(head, headPairs[1 + i], normalizer: numBoxes, classError: false), suffix: "_\(i)", order: .ceFirst)
             add(dnLosses(dn?.aux[i]), suffix: "_dn_\(i)", order: dn == nil ? .boxesFirst : .ceFirst)
         }
         var next = 1 + input.aux.count
         if let interm = input.interm {
-            add(headLosses(interm, headPairs[next].1, normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst)
+            add(headLosses(interm, headPairs[next], normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst)
             next += 1
         }
         for (j, head) in input.enc.enumerated() {
-            add(headLosses(head, headPairs[next + j].1, normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst)
+            add(headLosses(head, headPairs[next + j], normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst)
         }
 
         let total = dict.reduce(0.0) { $0 + $1.value * (weight(of: $1.key, auxLayers: input.aux.count) ?? 0) }
@@ -126,8 +135,9 @@ public struct Criterion: Sendable {
         guard total.isFinite else {
             throw CriterionError("the weighted total is not finite (\(total)): the losses times their weights overflow")
         }
-        let headMatchings = zip(matched, matchings).map { HeadMatching(head: $0.label, images: $1) }
-        return CriterionResult(losses: dict, total: total, matchings: headMatchings, stageSeconds: timer.stages)
+        let headMatchings = zip(matched.heads, matchings).map { HeadMatching(head: $0.label, images: $1) }
+        return CriterionResult(losses: dict, total: total, matchings: headMatchings, stageSeconds: timer.stages,
+                               problems: matched.count * matched.batch, wholeMatrices: wholeMatrices)
     }
 
     private enum Order { case ceFirst, boxesFirst }

@@ -1,17 +1,6 @@
 import DINOKernels
 import DINOKernelsC
 
-extension StridedPredictions {
-    /// The segments of `label_loss` and `focal_floor`: R = max(1, ⌊segmentLength / width⌋) queries each,
-    /// S = ⌈queries / R⌉ per image. A head's queries are contiguous (row stride = width), as every head the
-    /// loader builds is.
-    var segments: (queriesPerSegment: Int, count: Int) {
-        precondition(rowStride == width, "the segmented view needs contiguous queries")
-        let r = max(1, DINOKernels.segmentLength / max(width, 1))
-        return (r, (queries + r - 1) / r)
-    }
-}
-
 extension CriterionInput {
     /// The heads the matcher pairs with the targets: final, auxiliary, interm, enc.
     public var matchedHeads: [Head] { [final] + aux + (interm.map { [$0] } ?? []) + enc }
@@ -30,11 +19,12 @@ extension Criterion {
     public func focalFloor(_ input: CriterionInput) -> Double {
         if let n = options.threads { dino_set_threads(Int32(n)) }
         var total = 0.0
-        for head in input.allHeads {
-            let l = head.logits, (r, segments) = l.segments
+        // one call per query count, as the label passes run: the matched heads, then the denoising layers
+        for list in [HeadList(input.matchedHeads), HeadList(input.denoisingHeads)] where list.count > 0 {
+            let (r, segments) = list.segments
             var focal = 0.0
-            dino_focal_floor(Int64(l.batch), Int64(segments), Int64(l.queries), Int64(l.width), Int64(r), l.base, Int64(l.imageStride),
-                             options.focalAlpha, &focal)
+            dino_focal_floor(Int64(list.count), Int64(list.batch), Int64(segments), Int64(r), Int64(list.queries), Int64(list.classes),
+                             list.logits, list.logitsStride, options.focalAlpha, &focal)
             total += focal
         }
         return total

@@ -16,27 +16,6 @@ struct LossFunctions {
     let targets: TargetTable
     let classes: Int
 
-    /// The focal label loss over every logit of the head with no positives (all targets 0), and per
-    /// query 1 where its top class is not the last (for `cardinality_error`).
-    func labels(_ head: Head) -> LabelPass {
-        let l = head.logits, (r, segments) = l.segments
-        var focal = 0.0
-        // one slot per segment and query of the segment: query s·R + j of image b at (b·S + s)·R + j
-        var slots = [UInt8](repeating: 0, count: l.batch * segments * r)
-        if options.focalGamma == 2 {
-            dino_label_loss(Int64(l.batch), Int64(segments), Int64(l.queries), Int64(l.width), Int64(r), l.base, Int64(l.imageStride),
-                            options.focalAlpha, &focal, &slots)
-        } else {
-            dino_label_loss_gamma(Int64(l.batch), Int64(segments), Int64(l.queries), Int64(l.width), Int64(r), l.base, Int64(l.imageStride),
-                                  options.focalAlpha, options.focalGamma, &focal, &slots)
-        }
-        // the slots of image b are its queries in order, then the unused ones of its last segment
-        let counts = slots.withUnsafeBufferPointer { all in
-            (0..<l.batch).map { b in UnsafeBufferPointer(rebasing: all[(b * segments * r)..<(b * segments * r + l.queries)]).reduce(0) { $0 + Int($1) } }
-        }
-        return LabelPass(negatives: focal, foreground: counts)
-    }
-
     /// What a head's pass over its logits gives.
     struct LabelPass {
         /// Σ focal(x, 0) over every logit.
@@ -45,34 +24,99 @@ struct LossFunctions {
         var foreground: [Int]
     }
 
+    /// The focal label loss over every logit of each head with no positives (all targets 0), and per
+    /// image the queries whose top class is not the last (for `cardinality_error`): `label_loss`.
+    func labels(_ list: HeadList) -> [LabelPass] {
+        guard list.count > 0 else { return [] }
+        let (r, segments) = list.segments, rows = list.segmentRows
+        var focal = [Double](repeating: 0, count: rows), foreground = [Double](repeating: 0, count: rows)
+        if options.focalGamma == 2 {
+            dino_label_loss(Int64(list.count), Int64(list.batch), Int64(segments), Int64(r), Int64(list.queries), Int64(classes),
+                            list.logits, list.logitsStride, options.focalAlpha, &focal, &foreground)
+        } else {
+            dino_label_loss_gamma(Int64(list.count), Int64(list.batch), Int64(segments), Int64(r), Int64(list.queries), Int64(classes),
+                                  list.logits, list.logitsStride, options.focalAlpha, options.focalGamma, &focal, &foreground)
+        }
+        return Self.passes(list, focal, foreground)
+    }
+
+    /// `labels` for the matched heads, with what the bounded matching needs (`label_pass`): the lower
+    /// bounds of the class cost of each head, image label and query (H × J × Q, into `bounds`) and the
+    /// predicted boxes coordinate by coordinate (H × B × 4 × Q, into `byCoordinate`). γ = 2.
+    func labelPass(_ list: HeadList, _ labels: ImageLabels, bounds: UnsafeMutablePointer<Float>,
+                   byCoordinate: UnsafeMutablePointer<Float>) -> [LabelPass] {
+        guard list.count > 0 else { return [] }
+        let (r, segments) = list.segments, rows = list.segmentRows
+        var focal = [Double](repeating: 0, count: rows), foreground = [Double](repeating: 0, count: rows)
+        dino_label_pass(Int64(list.count), Int64(list.batch), Int64(segments), Int64(labels.total), Int64(r), Int64(list.queries),
+                        Int64(classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
+                        labels.start, labels.count, labels.classes, options.focalAlpha, &focal, &foreground, bounds, byCoordinate)
+        return Self.passes(list, focal, foreground)
+    }
+
+    /// Each head's sums from the per-segment rows (head, image, segment), added in row order.
+    private static func passes(_ list: HeadList, _ focal: [Double], _ foreground: [Double]) -> [LabelPass] {
+        let segments = list.segments.count, batch = list.batch
+        return (0..<list.count).map { h in
+            var pass = LabelPass(negatives: 0, foreground: [])
+            for b in 0..<batch {
+                var count = 0.0
+                for s in 0..<segments {
+                    let row = (h * batch + b) * segments + s
+                    pass.negatives += focal[row]
+                    count += foreground[row]
+                }
+                pass.foreground.append(Int(count))
+            }
+            return pass
+        }
+    }
+
     /// Sums over the matched pairs of a head (the `pair_losses` kernel).
     struct PairSums {
         /// Σ focal(x_l, 1) − focal(x_l, 0): what the positives add to the label loss.
         var positives = 0.0
-        /// Pairs whose query's top class is the target's label.
+        /// Pairs whose query's top class is the target's label (the first head's pairs only).
         var correct = 0.0
         /// Σ L1 over all four, the center and the size coordinates; Σ (1 − GIoU).
         var l1 = 0.0, xy = 0.0, hw = 0.0, giou = 0.0
     }
 
-    /// What the pairs add to the label loss, their top-class hits and their box losses, summed.
-    func pairSums(_ head: Head, _ pairs: Pairs) -> PairSums {
-        var s = PairSums()
-        guard pairs.count > 0 else { return s }
-        let (l, b) = (head.logits, head.boxes)
-        let labelsQuery = pairs.labelsQuery(batch: l.batch, queries: l.queries)
-        if options.focalGamma == 2 {
-            dino_pair_losses(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                             b.base, Int64(b.imageStride), Int64(b.rowStride), pairs.image, pairs.query, pairs.target,
-                             labelsQuery, targets.labels, targets.boxes, options.focalAlpha,
-                             &s.positives, &s.correct, &s.l1, &s.xy, &s.hw, &s.giou)
-        } else {
-            dino_pair_losses_gamma(Int64(pairs.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride),
-                                   b.base, Int64(b.imageStride), Int64(b.rowStride), pairs.image, pairs.query, pairs.target,
-                                   labelsQuery, targets.labels, targets.boxes, options.focalAlpha, options.focalGamma,
-                                   &s.positives, &s.correct, &s.l1, &s.xy, &s.hw, &s.giou)
+    /// What every head's pairs add to the label loss, their top-class hits (for the list's first head,
+    /// the final one) and their box losses, summed per head in pair order: one `pair_losses` call.
+    func pairSums(_ list: HeadList, _ pairs: [Pairs]) -> [PairSums] {
+        var head: [Int64] = [], image: [Int64] = [], query: [Int64] = [], target: [Int64] = [], labelsQuery: [UInt8] = []
+        for (h, p) in pairs.enumerated() {
+            head += Array(repeating: Int64(h), count: p.count)
+            image += p.image
+            query += p.query
+            target += p.target
+            labelsQuery += p.labelsQuery(batch: list.batch, queries: list.heads[h].logits.queries)
         }
-        return s
+        let count = head.count
+        var sums = [PairSums](repeating: PairSums(), count: pairs.count)
+        guard count > 0 else { return sums }
+        let topClasses = (0..<list.count).map { Int64($0 == 0 ? classes : 0) }
+        var focal = [Double](repeating: 0, count: count), correct = focal, l1 = focal, xy = focal, hw = focal, giou = focal
+        if options.focalGamma == 2 {
+            dino_pair_losses(Int64(count), Int64(classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
+                             head, image, query, target, labelsQuery, topClasses, targets.labels, targets.boxes, options.focalAlpha,
+                             &focal, &correct, &l1, &xy, &hw, &giou)
+        } else {
+            dino_pair_losses_gamma(Int64(count), Int64(classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
+                                   head, image, query, target, labelsQuery, topClasses, targets.labels, targets.boxes, options.focalAlpha,
+                                   options.focalGamma, &focal, &correct, &l1, &xy, &hw, &giou)
+        }
+        for k in 0..<count {
+            let h = Int(head[k])
+            sums[h].positives += focal[k]
+            sums[h].correct += correct[k]
+            sums[h].l1 += l1[k]
+            sums[h].xy += xy[k]
+            sums[h].hw += hw[k]
+            sums[h].giou += giou[k]
+        }
+        return sums
     }
 
     /// `loss_ce`, `class_error` and the box losses of a head from its two kernels' sums, normalized by `m`.

@@ -1,12 +1,159 @@
-import Foundation
 import Assignment
+import DINOKernels
 import DINOKernelsC
+import Foundation
 
-/// HungarianMatcher (and SimpleMinsumMatcher): the cost matrices of a head by the generated
-/// `match_cost` kernel, then the assignment problems of every head solved at once, in parallel.
+/// HungarianMatcher (and SimpleMinsumMatcher).
+///
+/// **Bounded** (the Hungarian matcher with γ = 2, α in [0, 1] and non-negative cost weights, DINO's
+/// settings): `label_pass` has left a lower bound of the class cost of every head, image label and
+/// query; `match_bound` turns it into a lower bound of every matching cost and keeps, per target, the
+/// queries of the five smallest; `match_cost_entries` computes the exact costs of the first four. Each
+/// image's problem is then solved on those lists (``AssignmentSolver/solve(candidates:)``), with the
+/// fifth bound as a lower bound of every cost left out: where the solver proves the assignment optimal
+/// for the whole matrix, no whole matrix is computed; elsewhere the image's matrix is (`match_cost`) and
+/// solved whole. **Exact** (any other setting): every head's whole cost matrices, then the solver.
 struct Matcher {
     let options: CriterionOptions
     let targets: TargetTable
+
+    /// Whether the bounded matching applies (its class-cost bound assumes γ = 2 and α in [0, 1], and
+    /// bounding the cost by its class term's bound needs non-negative weights).
+    var bounded: Bool {
+        let o = options
+        return o.matcher == .hungarian && o.focalGamma == 2 && o.focalAlpha >= 0 && o.focalAlpha <= 1
+            && [o.costClass, o.costBbox, o.costGiou].allSatisfy { $0 >= 0 && $0.isFinite }
+    }
+
+    /// Queries per target whose exact costs the solver starts from; one more bound comes with them.
+    static let listLength = DINOKernels.boundedCandidates - 1
+
+    /// Per head and image, the paired (queries, targets), by bounds and candidate lists where they
+    /// settle the matching (see the type's documentation). `bounds` and `byCoordinate` are `label_pass`'s.
+    func matchBounded(_ list: HeadList, _ labels: ImageLabels, bounds: UnsafePointer<Float>, byCoordinate: UnsafePointer<Float>,
+                      timer: inout StageTimer, wholeMatrices: inout Int) throws -> [[(queries: [Int], targets: [Int])]] {
+        let H = list.count, T = targets.total, Q = list.queries, B = list.batch, o = options
+        let width = DINOKernels.boundedCandidates, k = Self.listLength
+        guard T > 0, Q > 0 else { return (0..<H).map { _ in Array(repeating: ([], []), count: B) } }
+        // the smallest bounds of every (head, target) row, and the exact costs of the first k
+        var value = [Float](repeating: 0, count: H * T * width), index = [Int32](repeating: -1, count: H * T * width)
+        dino_match_bound(Int64(H), Int64(T), Int64(labels.total), Int64(Q), Int64(B), bounds, byCoordinate, targets.image, labels.targetLabel,
+                         targets.boxes, o.costClass, o.costBbox, o.costGiou, &value, &index)
+        let listed = Q > width   // with Q ≤ 5 queries every image's matrix is small: solve it whole
+        var entryHead: [Int64] = [], entryTarget: [Int64] = [], entryQuery: [Int64] = []
+        if listed {
+            entryHead.reserveCapacity(H * T * k)
+            entryTarget.reserveCapacity(H * T * k)
+            entryQuery.reserveCapacity(H * T * k)
+            for h in 0..<H {
+                for t in 0..<T {
+                    for c in 0..<k {
+                        entryHead.append(Int64(h))
+                        entryTarget.append(Int64(t))
+                        entryQuery.append(Int64(index[(h * T + t) * width + c]))
+                    }
+                }
+            }
+        }
+        var exact = [Double](repeating: 0, count: entryHead.count)
+        if listed {
+            dino_match_cost_entries(Int64(entryHead.count), Int64(classes(list)), list.logits, list.logitsStride, list.boxes, list.boxesStride,
+                                    entryHead, entryTarget, entryQuery, targets.image, targets.labels, targets.boxes,
+                                    o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &exact)
+        }
+        timer.lap("cost matrices")
+
+        // every (head, image) problem at once, on the lists or, where they do not settle it, whole
+        let results = UnsafeMutableBufferPointer<(queries: [Int], targets: [Int])>.allocate(capacity: H * B)
+        results.initialize(repeating: ([], []))
+        let failures = UnsafeMutableBufferPointer<AssignmentError?>.allocate(capacity: H * B)
+        failures.initialize(repeating: nil)
+        let whole = UnsafeMutableBufferPointer<Bool>.allocate(capacity: H * B)
+        whole.initialize(repeating: false)
+        defer {
+            results.deinitialize().deallocate()
+            failures.deinitialize().deallocate()
+            whole.deinitialize().deallocate()
+        }
+        value.withUnsafeBufferPointer { value in
+            index.withUnsafeBufferPointer { index in
+                exact.withUnsafeBufferPointer { exact in
+                    parallelFor(H * B) { p in
+                        let (h, b) = (p / B, p % B)
+                        let n = targets.counts[b], first = targets.first[b]
+                        if n == 0 { return }
+                        if listed && n <= Q,
+                           let a = Self.solveListed(h: h, first: first, n: n, Q: Q, T: T, value: value, index: index, exact: exact) {
+                            results[p] = Self.byQuery(a)
+                            return
+                        }
+                        whole[p] = true
+                        do {
+                            results[p] = Self.byQuery(try wholeImage(list, h: h, b: b, byCoordinate: byCoordinate))
+                        } catch {
+                            failures[p] = (error as? AssignmentError) ?? .infeasible
+                        }
+                    }
+                }
+            }
+        }
+        wholeMatrices = whole.filter { $0 }.count
+        if let p = failures.firstIndex(where: { $0 != nil }) {
+            throw CriterionError("the matching costs of \(list.heads[p / B].label), image \(p % B) are not all finite "
+                                 + "(\(failures[p]!)): the predictions' values are too large for float32 arithmetic")
+        }
+        timer.lap("assignment")
+        return (0..<H).map { h in Array(results[h * B..<(h + 1) * B]) }
+    }
+
+    private func classes(_ list: HeadList) -> Int { list.classes }
+
+    /// The assignment of image targets `first ..< first + n` of head `h` from their lists, or nil when
+    /// the lists do not prove it optimal. Bidder i is target first + i; its list is its first k queries
+    /// of `index`, their exact costs from `exact`, and the bound of the fifth, less a margin that covers
+    /// float32 rounding differences between the bounds' and the exact costs' kernels.
+    private static func solveListed(h: Int, first: Int, n: Int, Q: Int, T: Int, value: UnsafeBufferPointer<Float>,
+                                    index: UnsafeBufferPointer<Int32>, exact: UnsafeBufferPointer<Double>) -> Assignment? {
+        let width = DINOKernels.boundedCandidates, k = listLength
+        var objects = [Int32](repeating: 0, count: n * k), costs = [Double](repeating: 0, count: n * k)
+        var bounds = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            let row = h * T + first + i
+            for c in 0..<k {
+                objects[i * k + c] = index[row * width + c]
+                costs[i * k + c] = exact[row * k + c]
+            }
+            let bound = Double(value[row * width + k])
+            bounds[i] = bound - 1e-6 * Swift.max(1, Swift.abs(bound))
+        }
+        return AssignmentSolver.solve(candidates: CandidateLists(bidders: n, objects: Q, listLength: k,
+                                                                 candidates: objects, costs: costs, bounds: bounds))
+    }
+
+    /// Image b's whole cost matrix of head h (`match_cost`, from `label_pass`'s boxes by coordinate),
+    /// solved whole: rows are the image's targets (0-based), columns its queries.
+    private func wholeImage(_ list: HeadList, h: Int, b: Int, byCoordinate: UnsafePointer<Float>) throws -> Assignment {
+        let head = list.heads[h], l = head.logits
+        let n = targets.counts[b], first = targets.first[b], Q = l.queries, o = options
+        let images = [Int64](repeating: Int64(b), count: n)
+        let costs = [Double](unsafeUninitializedCapacity: n * Q) { cost, initialized in
+            targets.labels.withUnsafeBufferPointer { labels in
+                targets.boxes.withUnsafeBufferPointer { boxes in
+                    dino_match_cost(Int64(n), Int64(Q), l.base, Int64(l.imageStride), Int64(l.rowStride), byCoordinate + h * list.batch * 4 * Q,
+                                    images, labels.baseAddress! + first, boxes.baseAddress! + 4 * first,
+                                    o.focalAlpha, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
+                }
+            }
+            initialized = n * Q
+        }
+        return try costs.withUnsafeBufferPointer { try AssignmentSolver.solve(rows: n, cols: Q, costs: $0) }
+    }
+
+    /// Rows are targets, columns queries: the pairs by query, as upstream returns them.
+    static func byQuery(_ a: Assignment) -> (queries: [Int], targets: [Int]) {
+        let pairs = zip(a.cols, a.rows).sorted { $0.0 < $1.0 }
+        return (pairs.map(\.0), pairs.map(\.1))
+    }
 
     /// The cost matrices of one head: each target's row C[t, q] over its image's queries, image after
     /// image (image b's matrix is T_b × Q, row-major, at `offset(b)`), from one kernel call that runs
@@ -76,9 +223,7 @@ struct Matcher {
                                 let start = targets.first[b] * cols
                                 let a = try AssignmentSolver.solve(rows: rows, cols: cols,
                                                                    costs: UnsafeBufferPointer(rebasing: all[start..<(start + rows * cols)]))
-                                // rows are targets, columns queries: pairs by query, as upstream returns them
-                                let pairs = zip(a.cols, a.rows).sorted { $0.0 < $1.0 }
-                                slots[k] = (pairs.map(\.0), pairs.map(\.1))
+                                slots[k] = Self.byQuery(a)
                             } catch {
                                 errors[k] = (error as? AssignmentError) ?? .infeasible
                             }

@@ -14,8 +14,13 @@ public struct CriterionResult: Sendable {
     public var total: Double
     /// The matching of every matched head.
     public var matchings: [HeadMatching]
-    /// Seconds spent per stage: "cost matrices", "assignment", "label losses", "box losses", "mask losses".
+    /// Seconds spent per stage: "label losses", "cost matrices", "assignment", "pair losses", "mask losses".
     public var stageSeconds: [(stage: String, seconds: Double)]
+    /// The assignment problems (matched heads × images).
+    public var problems = 0
+    /// The problems whose whole cost matrix was computed: all of them without the bounded matching (see
+    /// `Matcher`), else those that the candidate lists did not settle.
+    public var wholeMatrices = 0
 
     /// The value of a key.
     public subscript(key: String) -> Double? { losses.first { $0.key == key }?.value }

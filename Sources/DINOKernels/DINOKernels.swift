@@ -5,17 +5,25 @@ import LossDSL
 ///
 /// | kernel | what |
 /// |---|---|
-/// | `match_cost` | HungarianMatcher's C[q, t] for one image: focal class + L1 + GIoU costs |
-/// | `label_loss` | focal label loss of a head with no positives and, per query, whether its top class is not the last |
-/// | `pair_losses` | over matched pairs: the focal loss's positives, top-class hits (`class_error`), L1, xy, hw and GIoU |
+/// | `label_pass` | per segment of a matched head: the focal label loss with no positives, the queries whose top class is not the last, a lower bound of the class cost of each image label, the predicted boxes coordinate by coordinate |
+/// | `label_loss` | the same for denoising heads (or any head the matcher runs the exact path for): focal loss and top classes |
+/// | `match_bound` | per target: a lower bound of its matching cost with every query, and the queries of the smallest |
+/// | `match_cost_entries` | HungarianMatcher's exact cost of listed (head, target, query) entries |
+/// | `match_cost` | HungarianMatcher's whole cost matrices of one head: focal class + L1 + GIoU costs |
+/// | `pair_losses` | over matched pairs of every head: the focal loss's positives, top-class hits (`class_error`), L1, xy, hw and GIoU |
 /// | `mask_losses` | focal and dice mask losses with the bilinear resize fused in |
 /// | `focal_floor` | one pass of the focal term over all logits: the speed floor |
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
-        [matchCost(gamma: nil), matchCost(gamma: "gamma"), labelLoss(gamma: nil), labelLoss(gamma: "gamma"),
-         pairLosses(gamma: nil), pairLosses(gamma: "gamma"), maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
+        [labelPass, labelLoss(gamma: nil), labelLoss(gamma: "gamma"), matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
+         matchCost(gamma: nil), matchCost(gamma: "gamma"), pairLosses(gamma: nil), pairLosses(gamma: "gamma"),
+         maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
     }
+
+    /// How many queries each target keeps from `match_bound`: the four of the smallest bounds, whose exact
+    /// costs the solver starts from, and the fifth, whose bound is a lower bound of every cost left out.
+    public static let boundedCandidates = 5
 
     /// The focusing exponent: the constant 2 (DINO's value, multiplied out) or a run-time parameter.
     static func gammaExpr(_ name: String?) -> Expr { name.map { parameter($0) } ?? 2 }
@@ -25,8 +33,38 @@ public enum DINOKernels {
     // MARK: - Sizes and axes
 
     static let Q = Extent.size("Q"), T = Extent.size("T"), C = Extent.size("C"), B = Extent.size("B")
-    static let P = Extent.size("P")
+    static let P = Extent.size("P"), H = Extent.size("H"), J = Extent.size("J"), E = Extent.size("E")
     static let alpha = parameter("alpha")
+
+    // MARK: - Heads
+
+    /// A list of heads' logits: head h's image b starts at `logits_image_stride[h]·b`, its Q queries of C
+    /// classes contiguous.
+    static let headLogits = Tensor(list: H, "logits", .float32, [.size("N")], doc: "each head's logits, B×Q×C with queries contiguous")
+    static let headLogitsStride = Tensor("logits_image_stride", .int64, [H], doc: "where each head's next image starts, in floats")
+    /// A list of heads' predicted boxes: head h's image b starts at `boxes_image_stride[h]·b`, then cx, cy,
+    /// w, h per query.
+    static let headBoxes = Tensor(list: H, "boxes", .float32, [.size("M")], doc: "each head's predicted boxes, B×Q×4")
+    static let headBoxesStride = Tensor("boxes_image_stride", .int64, [H], doc: "where each head's next image starts, in floats")
+
+    /// The logit of head `h`, image `b`, query `q`, class `c`.
+    static func logit(_ h: Expr, _ b: Expr, _ q: Expr, _ c: Expr) -> Expr {
+        headLogits[h, headLogitsStride[h] * b + q * C.expr + c]
+    }
+
+    /// The predicted box of head `h`, image `b`, query `q`.
+    static func predictedBox(_ h: Expr, _ b: Expr, _ q: Expr) -> BoxCXCYWH {
+        func coordinate(_ k: Int) -> Expr { headBoxes[h, headBoxesStride[h] * b + q * Expr.int(4) + Expr.int(k)] }
+        return BoxCXCYWH(coordinate(0), coordinate(1), coordinate(2), coordinate(3))
+    }
+
+    /// The matching cost of DESIGN §2 from its class term: w_class·class + w_bbox·L1 − w_giou·GIoU. The
+    /// exact costs and their lower bound share it, so that a bound of the class term bounds the cost.
+    static func matchingCost(classCost: Expr, predicted: BoxCXCYWH, target: BoxCXCYWH) -> Expr {
+        parameter("cost_class") * classCost
+            + parameter("cost_bbox") * l1(predicted, target)
+            - parameter("cost_giou") * giou(predicted.xyxy, target.xyxy)
+    }
 
     // MARK: - Matching cost
 
@@ -38,7 +76,8 @@ public enum DINOKernels {
     /// Laid out target by target (each target's row over the queries is one vectorized loop, and it is
     /// the row a target bids from in the assignment; image b's matrix is its targets' rows), in float32
     /// arithmetic as upstream computes it. The predicted boxes come coordinate by coordinate, so that a
-    /// vector of queries loads each coordinate at once.
+    /// vector of queries loads each coordinate at once. The criterion computes whole matrices only where
+    /// the bounds of `match_bound` cannot settle a matching.
     public static func matchCost(gamma: String?) -> Kernel {
         let q = Axis("q", Q), t = Axis("t", T)
         let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
@@ -48,18 +87,66 @@ public enum DINOKernels {
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
         let image = targetImage[t.i]
         let predicted = BoxCXCYWH(boxes[image, 0, q.i], boxes[image, 1, q.i], boxes[image, 2, q.i], boxes[image, 3, q.i])
-        let target = BoxCXCYWH(targetBoxes, t.i)
         let classCost = focalMatchingCost(logit: logits[image, q.i, labels[t.i]], alpha: alpha, gamma: gammaExpr(gamma))
-        let cost = parameter("cost_class") * classCost
-            + parameter("cost_bbox") * l1(predicted, target)
-            - parameter("cost_giou") * giou(predicted.xyxy, target.xyxy)
         return Kernel(
             name: "match_cost" + suffix(gamma),
             doc: "HungarianMatcher cost matrices of one head, target by target: class (focal), bbox (L1) and GIoU costs, weighted.",
             rows: [t], inputs: [logits, boxes, targetImage, labels, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma) + ["cost_class", "cost_bbox", "cost_giou"],
-            outputs: [.map(name: "cost", .float64, over: [q], cost, doc: "C[t, q]")],
+            outputs: [.map(name: "cost", .float64, over: [q],
+                           matchingCost(classCost: classCost, predicted: predicted, target: BoxCXCYWH(targetBoxes, t.i)), doc: "C[t, q]")],
             schedule: Schedule(blockRows: 1))
+    }
+
+    /// For every target of every matched head, a lower bound of its matching cost with each query of its
+    /// image — the cost of DESIGN §2 with the class term replaced by ``focalMatchingCostLowerBound(logit:alpha:)``
+    /// from `label_pass`'s table, the box terms exact — and the `boundedCandidates` queries of the smallest
+    /// bounds. The solver takes the exact costs of the first four (`match_cost_entries`) and the fifth
+    /// bound as a bound of every cost left out: no whole cost matrix is needed where that proves the
+    /// assignment optimal.
+    public static var matchBound: Kernel {
+        let h = Axis("h", H), t = Axis("t", T), q = Axis("q", Q)
+        let classBound = Tensor("class_bound", .float32, [H, J, Q], doc: "label_pass's lower bounds of the class cost, per head, image label and query")
+        let byCoordinate = Tensor("boxes_by_coordinate", .float32, [H, B, .fixed(4), Q], doc: "label_pass's predicted boxes, coordinate by coordinate")
+        let targetImage = Tensor("target_image", .int64, [T], doc: "image of each target")
+        let targetLabel = Tensor("target_label", .int64, [T], doc: "each target's entry in its image's label list (an index into J)")
+        let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
+        let image = targetImage[t.i]
+        let predicted = BoxCXCYWH(byCoordinate[h.i, image, 0, q.i], byCoordinate[h.i, image, 1, q.i],
+                                  byCoordinate[h.i, image, 2, q.i], byCoordinate[h.i, image, 3, q.i])
+        let bound = matchingCost(classCost: classBound[h.i, targetLabel[t.i], q.i], predicted: predicted, target: BoxCXCYWH(targetBoxes, t.i))
+        return Kernel(
+            name: "match_bound",
+            doc: "Lower bounds of the matching costs of every head's targets against their image's queries, and the queries of the smallest.",
+            rows: [h, t], inputs: [classBound, byCoordinate, targetImage, targetLabel, targetBoxes],
+            parameters: ["cost_class", "cost_bbox", "cost_giou"],
+            outputs: [.smallest(name: "candidates", count: boundedCandidates, over: q, bound.named("matching cost bound"),
+                                doc: "the queries of the smallest bounds of C[h, t, q]")],
+            schedule: Schedule(blockRows: 1))
+    }
+
+    /// HungarianMatcher's exact cost (as `match_cost` computes it) of listed entries: head, target, query.
+    public static func matchCostEntries(gamma: String?) -> Kernel {
+        let e = Axis("e", E)
+        let entryHead = Tensor("entry_head", .int64, [E], doc: "head of each entry")
+        let entryTarget = Tensor("entry_target", .int64, [E], doc: "target of each entry (an index into labels and target_boxes)")
+        let entryQuery = Tensor("entry_query", .int64, [E], doc: "query of each entry")
+        let targetImage = Tensor("target_image", .int64, [T], doc: "image of each target")
+        let labels = Tensor("labels", .int64, [T], doc: "target labels")
+        let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
+        let head = entryHead[e.i], target = entryTarget[e.i], query = entryQuery[e.i]
+        let image = targetImage[target]
+        let classCost = focalMatchingCost(logit: logit(head, image, query, labels[target]), alpha: alpha, gamma: gammaExpr(gamma))
+        return Kernel(
+            name: "match_cost_entries" + suffix(gamma),
+            doc: "HungarianMatcher's exact matching cost of listed (head, target, query) entries.",
+            rows: [e], inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, entryHead, entryTarget, entryQuery,
+                                targetImage, labels, targetBoxes],
+            parameters: ["alpha"] + gammaParameters(gamma) + ["cost_class", "cost_bbox", "cost_giou"],
+            outputs: [.perRow(name: "cost", .float64,
+                              matchingCost(classCost: classCost, predicted: predictedBox(head, image, query), target: BoxCXCYWH(targetBoxes, target)),
+                              doc: "C[h, t, q]")],
+            schedule: Schedule(blockRows: 64))
     }
 
     // MARK: - Label loss
@@ -67,90 +154,128 @@ public enum DINOKernels {
     /// A head's logits are processed image by image as one flat run of Q·C values (its queries are
     /// contiguous), cut into segments of R = max(1, ⌊segmentLength / C⌋) whole queries: long vector
     /// loops, rows enough for every thread whatever B is, and each segment's queries still in cache for
-    /// the per-query scan that follows.
+    /// the per-query work that follows.
     public static let segmentLength = 4096
 
-    /// The segmented view shared by `label_loss` and `focal_floor`: rows (b, s) over images and
-    /// segments of R queries (the last one shorter), the inner axis k over a segment's logits, the
-    /// logit at (b, s, k), and the segment's first query.
-    static func segmentedLogits() -> (rows: [Axis], k: Axis, logits: Tensor, x: Expr, first: Expr) {
-        let R = Extent.size("R")
-        let b = Axis("b", B), s = Axis("s", .size("S"))
-        let first = s.i * R.expr
-        let k = Axis("k", .expression(min(R.expr, Q.expr - first) * C.expr))
-        let logits = Tensor("logits", .float32, [B, .product(Q, C)], strided: true, doc: "the head's logits, each image's Q·C in a row")
-        return ([b, s], k, logits, logits[b.i, first * C.expr + k.i], first)
+    /// The segmented rows shared by `label_pass`, `label_loss` and `focal_floor`: heads h, images b and
+    /// segments s of R queries (the last one shorter); the segment's first query and its query count.
+    struct Segments {
+        let h = Axis("h", H), b = Axis("b", B), s = Axis("s", .size("S"))
+        var rows: [Axis] { [h, b, s] }
+        var first: Expr { s.i * Extent.size("R").expr }
+        var count: Expr { min(Extent.size("R").expr, Q.expr - first) }
+        /// The segment's logits, as one run: k over count·C.
+        var k: Axis { Axis("k", .expression(count * C.expr)) }
+        /// The segment's queries: r over count.
+        var r: Axis { Axis("r", .expression(count)) }
+        func logit(_ k: Expr) -> Expr { headLogits[h.i, headLogitsStride[h.i] * b.i + first * C.expr + k] }
+        func logit(query r: Expr, _ c: Expr) -> Expr { DINOKernels.logit(h.i, b.i, first + r, c) }
     }
 
-    /// The focal label loss of one head over all its logits as if no query were matched (DESIGN §2
-    /// `loss_ce`, all targets 0, summed; ``pairLosses(gamma:)`` adds what the matched queries change),
-    /// and, for `cardinality_error`, whether each query's top class (first index on ties) is not the last
-    /// one (C − 1): that holds exactly when some earlier class has a logit at least as large, a scan
-    /// that usually stops after a class or two.
-    public static func labelLoss(gamma: String?) -> Kernel {
-        let (rows, k, logits, x, first) = segmentedLogits()
-        let r = Axis("r", .size("R")), c = Axis("c", C)
-        let query = first + r.i
-        let inside = query < Q.expr                 // the last segment's R slots run past Q
+    /// The focal label loss of a segment with no positives (DESIGN §2 `loss_ce`, all targets 0; the
+    /// pairs add what the matched queries change) and, for `cardinality_error`, how many of its queries
+    /// have a top class (first index on ties) other than the last one (C − 1): that holds exactly when
+    /// some earlier class has a logit at least as large, a scan that usually stops after a class or two.
+    static func segmentLosses(_ g: Segments, gamma: String?) -> [Output] {
+        let c = Axis("c", C)
         let last: Expr = C.expr - Expr.int(1)
-        func logit(_ c: Expr) -> Expr { logits.load([rows[0].i, query * C.expr + c], guardedBy: inside) }
-        let topIsNotLast = exists(over: c, (c.i < last) && (logit(c.i) >= logit(last))).named("an earlier class's logit at least the last one's")
+        let topIsNotLast = exists(over: c, (c.i < last) && (g.logit(query: g.r.i, c.i) >= g.logit(query: g.r.i, last)))
+            .named("an earlier class's logit at least the last one's")
+        return [
+            .perRow(name: "focal", .float64, sum(over: g.k, of: sigmoidFocalLoss(logit: g.logit(g.k.i), target: 0, alpha: alpha, gamma: gammaExpr(gamma))),
+                    doc: "Σ over the segment's logits of focal(x, 0)"),
+            .perRow(name: "foreground", .float64, sum(over: g.r, of: topIsNotLast.real),
+                    doc: "the segment's queries whose first largest logit is not the last class's"),
+        ]
+    }
+
+    /// The per-segment label losses of a list of heads (`segmentLosses`): the denoising layers, and any
+    /// head matched by whole cost matrices.
+    public static func labelLoss(gamma: String?) -> Kernel {
+        let g = Segments()
         return Kernel(
             name: "label_loss" + suffix(gamma),
-            doc: "Sigmoid focal label loss of one head with no positives, summed over every logit, and whether each query's top class is not the last.",
-            rows: rows, inputs: [logits], parameters: ["alpha"] + gammaParameters(gamma),
-            outputs: [
-                .total(name: "focal", sum(over: k, of: sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: gammaExpr(gamma))),
-                       doc: "Σ over b, q, c of focal(x, 0)"),
-                .map(name: "foreground", .uint8, over: [r], topIsNotLast,
-                     doc: "per segment slot (query s·R + r where below Q): 1 where the first largest logit is not the last class's"),
-            ],
+            doc: "Per segment of each head: the sigmoid focal label loss with no positives, and the queries whose top class is not the last.",
+            rows: g.rows, inputs: [headLogits, headLogitsStride], parameters: ["alpha"] + gammaParameters(gamma),
+            outputs: segmentLosses(g, gamma: gamma),
             schedule: Schedule(blockRows: 1))
+    }
+
+    /// `label_loss` for the matched heads, with what the matching needs from the segment while it is in
+    /// cache: for each distinct label of the image, the lower bound of the focal matching cost of each
+    /// query (``focalMatchingCostLowerBound(logit:alpha:)``, α as here, γ = 2), in a table indexed by
+    /// head, label and query; and the predicted boxes coordinate by coordinate.
+    public static var labelPass: Kernel {
+        let g = Segments()
+        let labelStart = Tensor("label_start", .int64, [B], doc: "where each image's distinct labels start in label_class")
+        let labelCount = Tensor("label_count", .int64, [B], doc: "how many distinct labels each image has")
+        let labelClass = Tensor("label_class", .int64, [J], doc: "the distinct labels of every image, image after image")
+        let j = Axis("j", .expression(labelCount[g.b.i])), k = Axis("k", .fixed(4))
+        let label = labelStart[g.b.i] + j.i
+        let bound = focalMatchingCostLowerBound(logit: g.logit(query: g.r.i, labelClass[label]), alpha: alpha)
+        let coordinate = headBoxes[g.h.i, headBoxesStride[g.h.i] * g.b.i + (g.first + g.r.i) * Expr.int(4) + k.i]
+        return Kernel(
+            name: "label_pass",
+            doc: "Per segment of each matched head: label_loss, the lower bounds of the class cost of the image's labels, and the boxes by coordinate.",
+            rows: g.rows, inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, labelStart, labelCount, labelClass],
+            parameters: ["alpha"],
+            outputs: segmentLosses(g, gamma: nil) + [
+                .store(name: "class_bound", .float32, over: [j, g.r], at: (g.h.i * J.expr + label) * Q.expr + g.first + g.r.i,
+                       bound, doc: "[H × J × Q]: a lower bound of the focal matching cost of each head, image label and query"),
+                .store(name: "boxes_by_coordinate", .float32, over: [k, g.r],
+                       at: ((g.h.i * B.expr + g.b.i) * Expr.int(4) + k.i) * Q.expr + g.first + g.r.i,
+                       coordinate, doc: "[H × B × 4 × Q]: the predicted boxes, coordinate by coordinate"),
+            ],
+            // the class bounds gather one logit per query: 8-lane gathers are faster than 16-lane ones on some CPUs
+            schedule: Schedule(blockRows: 1, outputLanes: ["class_bound": 8]))
     }
 
     // MARK: - Matched pairs
 
-    /// What the matched (query, target) pairs of a head add (DESIGN §2, before dividing by the
-    /// normalizer): the change of the focal label loss at each target's class, focal(x_l, 1) −
-    /// focal(x_l, 0); whether the query's top class is the target's label (`class_error`); and the box
-    /// losses `loss_bbox`, `loss_xy`, `loss_hw`, `loss_giou`.
+    /// What the matched (query, target) pairs of every head add (DESIGN §2, before dividing by the
+    /// normalizer), per pair: the change of the focal label loss at each target's class, focal(x_l, 1) −
+    /// focal(x_l, 0); whether the query's top class is the target's label (`class_error`, for the heads
+    /// whose `top_classes` is C, the final one); and the box losses `loss_bbox`, `loss_xy`, `loss_hw`,
+    /// `loss_giou`.
     ///
     /// A query that several pairs share (the minsum matcher allows it) has one positive class, the
     /// last pair's label, as upstream's `target_classes[idx] = labels` gives: only pairs marked in
     /// `pair_labels_query` add to the label loss; all count for the rest.
     public static func pairLosses(gamma: String?) -> Kernel {
-        let p = Axis("p", P), c = Axis("c", C)
-        let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
-        let boxes = Tensor("boxes", .float32, [B, Q, .fixed(4)], strided: true, doc: "the head's predicted boxes")
+        let p = Axis("p", P)
+        let pairHead = Tensor("pair_head", .int64, [P], doc: "head of each pair")
         let pairImage = Tensor("pair_image", .int64, [P], doc: "image of each pair")
         let pairQuery = Tensor("pair_query", .int64, [P], doc: "query of each pair")
         let pairTarget = Tensor("pair_target", .int64, [P], doc: "target of each pair (index into labels and target_boxes)")
         let pairLabelsQuery = Tensor("pair_labels_query", .uint8, [P], doc: "1 where the pair gives its query's label (its last pair)")
+        let topClasses = Tensor("top_classes", .int64, [H], doc: "classes to scan for each head's top class: C where class_error needs it, else 0")
         let labels = Tensor("labels", .int64, [T], doc: "all targets' labels")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "all targets' boxes, cxcywh")
-        let image = pairImage[p.i], query = pairQuery[p.i], label = labels[pairTarget[p.i]]
-        let x = logits[image, query, label]
+        let head = pairHead[p.i], image = pairImage[p.i], query = pairQuery[p.i], label = labels[pairTarget[p.i]]
+        let c = Axis("c", .expression(topClasses[head]))
+        let x = logit(head, image, query, label)
         let g = gammaExpr(gamma)
         let positive = select(pairLabelsQuery[p.i].notEquals(0),
                               sigmoidFocalLoss(logit: x, target: 1, alpha: alpha, gamma: g)
                                 - sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: g), 0).named("focal loss at the target's class")
-        let top = argmax(over: c, of: logits[image, query, c.i]).named("top class")
-        let predicted = BoxCXCYWH(boxes, image, query)
+        let top = argmax(over: c, of: logit(head, image, query, c.i)).named("top class")
+        let predicted = predictedBox(head, image, query)
         let target = BoxCXCYWH(targetBoxes, pairTarget[p.i])
         return Kernel(
             name: "pair_losses" + suffix(gamma),
-            doc: "What the matched pairs add to the focal label loss, how many have the right top class, and their box losses; summed.",
-            rows: [p], inputs: [logits, boxes, pairImage, pairQuery, pairTarget, pairLabelsQuery, labels, targetBoxes],
+            doc: "Per matched pair of every head: what it adds to the focal label loss, whether its top class is right, and its box losses.",
+            rows: [p], inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, pairHead, pairImage, pairQuery, pairTarget,
+                                pairLabelsQuery, topClasses, labels, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma),
             outputs: [
-                .total(name: "focal", positive, doc: "Σ focal(x_l, 1) − focal(x_l, 0)"),
-                .total(name: "correct", top.equals(label).real, doc: "Σ [top class = label]"),
-                .total(name: "l1", l1(predicted, target), doc: "Σ L1 over cx, cy, w, h"),
-                .total(name: "l1_xy", l1Center(predicted, target), doc: "Σ L1 over cx, cy"),
-                .total(name: "l1_hw", l1Size(predicted, target), doc: "Σ L1 over w, h"),
-                .total(name: "giou", giouLoss(predicted, target), doc: "Σ (1 − GIoU)"),
+                .perRow(name: "focal", .float64, positive, doc: "focal(x_l, 1) − focal(x_l, 0)"),
+                .perRow(name: "correct", .float64, top.equals(label).real, doc: "[top class = label] (where top_classes is C)"),
+                .perRow(name: "l1", .float64, l1(predicted, target), doc: "L1 over cx, cy, w, h"),
+                .perRow(name: "l1_xy", .float64, l1Center(predicted, target), doc: "L1 over cx, cy"),
+                .perRow(name: "l1_hw", .float64, l1Size(predicted, target), doc: "L1 over w, h"),
+                .perRow(name: "giou", .float64, giouLoss(predicted, target), doc: "1 − GIoU"),
             ],
-            schedule: Schedule(blockRows: 64, parallel: false))
+            schedule: Schedule(blockRows: 64))
     }
 
     // MARK: - Mask losses
@@ -199,16 +324,16 @@ public enum DINOKernels {
 
     // MARK: - The floor
 
-    /// Σ focal(x, 0) over every logit of a head, in the same segmented pass as `label_loss`: the least
-    /// any label loss must do, timed by `dino-gen bench` as the hardware floor.
+    /// Σ focal(x, 0) over every logit of a list of heads, in the same segmented pass as `label_loss`:
+    /// the least any label loss must do, timed by `dino-gen bench` as the hardware floor.
     public static var focalFloor: Kernel {
-        let (rows, k, logits, x, _) = segmentedLogits()
+        let g = Segments()
         return Kernel(
             name: "focal_floor",
             doc: "One vectorized pass of the focal term (no positives) over all logits: the speed floor.",
-            rows: rows, inputs: [logits], parameters: ["alpha"],
-            outputs: [.total(name: "focal", sum(over: k, of: sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: 2)),
-                             doc: "Σ over b, q, c of focal(x, 0)")],
+            rows: g.rows, inputs: [headLogits, headLogitsStride], parameters: ["alpha"],
+            outputs: [.total(name: "focal", sum(over: g.k, of: sigmoidFocalLoss(logit: g.logit(g.k.i), target: 0, alpha: alpha, gamma: 2)),
+                             doc: "Σ over h, b, q, c of focal(x, 0)")],
             schedule: Schedule(blockRows: 1))
     }
 }

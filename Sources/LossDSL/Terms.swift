@@ -65,3 +65,9 @@ public func bilinearSource(dst: Expr, inSize: Expr, outSize: Expr) -> (i0: Expr,
     let i1 = min(i0 + Expr(.integer(1)), inSize - Expr(.integer(1)))
     return (i0, i1, src - i0.real)
 }
+
+/// A lower bound of ``focalMatchingCost(logit:alpha:gamma:)`` with γ = 2, for every α in [0, 1].
+/// (For now the cost itself; a cheaper bound follows.)
+public func focalMatchingCostLowerBound(logit x: Expr, alpha: Expr) -> Expr {
+    focalMatchingCost(logit: x, alpha: alpha, gamma: 2).named("focal matching cost bound")
+}

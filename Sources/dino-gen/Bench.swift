@@ -60,7 +60,7 @@ struct Bench: ParsableCommand {
         let loadSeconds = try Self.median(repeat: self.repeat, warmup: warmup) { input = try load() }
 
         var floorSum = 0.0
-        let floorSeconds = try Self.median(repeat: self.repeat, warmup: warmup) { floorSum += engine.focalFloor(input) }
+        let floorSeconds = Self.median(repeat: self.repeat, warmup: warmup) { floorSum += engine.focalFloor(input) }
         var stages: [String: [Double]] = [:]
         var order: [String] = []
         var wholeRuns: [Double] = []
@@ -82,7 +82,8 @@ struct Bench: ParsableCommand {
             input: file ?? CriterionInput.syntheticName, threads: engine.threads, repeat: self.repeat, batch: input.batch,
             fileBytes: (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0,
             stages: [("load", loadSeconds)] + order.map { ($0, Self.median(stages[$0]!)) } + [("criterion", whole)],
-            floor: floorSeconds, peakResidentBytes: Self.peakResidentBytes(), total: result?.total ?? .nan)
+            floor: floorSeconds, peakResidentBytes: Self.peakResidentBytes(), total: result?.total ?? .nan,
+            problems: result?.problems ?? 0, wholeMatrices: result?.wholeMatrices ?? 0)
         print(json ? report.json : report.table)
     }
 
@@ -97,6 +98,8 @@ struct Bench: ParsableCommand {
         let floor: Double
         let peakResidentBytes: Int
         let total: Double
+        /// Assignment problems, and those solved on their whole cost matrix (the last run's).
+        let problems: Int, wholeMatrices: Int
 
         var criterion: Double { stages.last?.seconds ?? .nan }
 
@@ -105,7 +108,7 @@ struct Bench: ParsableCommand {
             return "{\"input\": \(OutputFormat.quoted(input)), \"threads\": \(threads), \"repeat\": \(self.repeat), \"batch\": \(batch), "
                 + "\"file_bytes\": \(fileBytes), \"stages\": {\(stageText)}, \"floor\": \(OutputFormat.number(floor)), "
                 + "\"criterion_over_floor\": \(OutputFormat.number(criterion / floor)), \"peak_rss_bytes\": \(peakResidentBytes), "
-                + "\"loss\": \(OutputFormat.number(total))}"
+                + "\"problems\": \(problems), \"whole_matrices\": \(wholeMatrices), \"loss\": \(OutputFormat.number(total))}"
         }
 
         var table: String {
@@ -117,6 +120,7 @@ struct Bench: ParsableCommand {
             for (name, seconds) in stages where name != "criterion" { lines.append(row(name, seconds)) }
             lines.append(row("criterion", criterion, "   (matching and every loss, without the load)"))
             lines.append(row("floor (focal pass)", floor, String(format: "   criterion / floor = %.2f", criterion / floor)))
+            lines.append("  assignment problems \(problems), of which \(wholeMatrices) solved on the whole cost matrix")
             lines.append(String(format: "  peak resident memory %.1f MB; input file %.1f MB", Double(peakResidentBytes) / 1e6, Double(fileBytes) / 1e6))
             return lines.joined(separator: "\n")
         }

@@ -109,21 +109,37 @@ final class KernelTests: XCTestCase {
         return (total, argmax)
     }
 
-    /// The focal sum with no positives and, per query, whether its top class is not the last one.
-    func runLabelLoss(_ c: LabelCase, gamma: Double?) -> (Double, [Int64]) {
-        var focal = Double.nan
+    /// The focal sum with no positives and, per segment, how many queries have a top class other than the
+    /// last one: `label_loss` on a list of heads (the case's logits, and a second head that reads the same
+    /// logits through another pointer, so that the list and its per-head strides are exercised).
+    func runLabelLoss(_ c: LabelCase, gamma: Double?) -> (Double, [Int]) {
         let r = max(1, DINOKernels.segmentLength / c.classes), segments = (c.queries + r - 1) / r
-        var slots = [UInt8](repeating: 7, count: c.batch * segments * r)
-        if let gamma {
-            dino_label_loss_gamma(Int64(c.batch), Int64(segments), Int64(c.queries), Int64(c.classes), Int64(r), c.logits,
-                                  Int64(c.imageStride), alpha, gamma, &focal, &slots)
-        } else {
-            dino_label_loss(Int64(c.batch), Int64(segments), Int64(c.queries), Int64(c.classes), Int64(r), c.logits,
-                            Int64(c.imageStride), alpha, &focal, &slots)
+        let rows = 2 * c.batch * segments
+        var focal = [Double](repeating: .nan, count: rows), foreground = focal
+        c.logits.withUnsafeBufferPointer { logits in
+            let heads: [UnsafePointer<Float>?] = [logits.baseAddress, logits.baseAddress]
+            let strides = [Int64(c.imageStride), Int64(c.imageStride)]
+            if let gamma {
+                dino_label_loss_gamma(2, Int64(c.batch), Int64(segments), Int64(r), Int64(c.queries), Int64(c.classes), heads, strides,
+                                      alpha, gamma, &focal, &foreground)
+            } else {
+                dino_label_loss(2, Int64(c.batch), Int64(segments), Int64(r), Int64(c.queries), Int64(c.classes), heads, strides,
+                                alpha, &focal, &foreground)
+            }
         }
-        // query q of image b is slot b·S·R + q
-        let foreground = (0..<c.batch).flatMap { b in slots[(b * segments * r)..<(b * segments * r + c.queries)] }
-        return (focal, foreground.map(Int64.init))
+        // rows (head, image, segment): the two heads agree exactly; per image, the first head's segments in order
+        let half = rows / 2
+        XCTAssertEqual(Array(focal[0..<half]), Array(focal[half...]))
+        XCTAssertEqual(Array(foreground[0..<half]), Array(foreground[half...]))
+        return (focal[0..<half].reduce(0, +), foreground[0..<half].map { Int($0) })
+    }
+
+    /// Per segment (image b, queries s·R ..<), how many queries have a top class other than the last.
+    func referenceForeground(_ c: LabelCase, _ argmax: [Int64]) -> [Int] {
+        let r = max(1, DINOKernels.segmentLength / c.classes), segments = (c.queries + r - 1) / r
+        return (0..<c.batch).flatMap { b in (0..<segments).map { s in
+            (s * r..<Swift.min(c.queries, s * r + r)).filter { argmax[b * c.queries + $0] != Int64(c.classes - 1) }.count
+        } }
     }
 
     func testLabelLossEqualsReference() {
@@ -140,7 +156,7 @@ final class KernelTests: XCTestCase {
                     let (focal, foreground) = runLabelLoss(c, gamma: gamma)
                     let (expected, argmax) = referenceLabelLoss(c, gamma: gamma ?? 2)
                     XCTAssertLessThanOrEqual(relativeError(focal, expected), 1e-5, "\(batch)×\(queries)×\(classes) γ \(String(describing: gamma))")
-                    XCTAssertEqual(foreground, argmax.map { $0 != Int64(classes - 1) ? 1 : 0 })
+                    XCTAssertEqual(foreground, referenceForeground(c, argmax))
                 }
             }
         }
@@ -150,11 +166,45 @@ final class KernelTests: XCTestCase {
         withEachVectorWidth {
             var random = TestRandom(seed: 3)
             let c = makeLabelCase(&random, batch: 2, queries: 150, classes: 91)
+            let d = makeLabelCase(&random, batch: 2, queries: 150, classes: 91)
             var floor = Double.nan
             let r = DINOKernels.segmentLength / 91, segments = (150 + r - 1) / r
-            dino_focal_floor(2, Int64(segments), 150, 91, Int64(r), c.logits, Int64(c.imageStride), alpha, &floor)
-            XCTAssertLessThanOrEqual(relativeError(floor, referenceLabelLoss(c, gamma: 2).0), 1e-5)
+            c.logits.withUnsafeBufferPointer { first in
+                d.logits.withUnsafeBufferPointer { second in
+                    dino_focal_floor(2, 2, Int64(segments), Int64(r), 150, 91, [first.baseAddress, second.baseAddress],
+                                     [Int64(c.imageStride), Int64(d.imageStride)], alpha, &floor)
+                }
+            }
+            let expected = referenceLabelLoss(c, gamma: 2).0 + referenceLabelLoss(d, gamma: 2).0
+            XCTAssertLessThanOrEqual(relativeError(floor, expected), 1e-5)
         }
+    }
+
+    /// pair_losses on one head's pairs (head 0 of the list, so its top classes are counted); the sums
+    /// of its per-pair values: (focal, hits, L1, xy, hw, GIoU).
+    func runPairLosses(_ c: LabelCase, boxes: [Float], boxImageStride: Int, image: [Int64], query: [Int64], target: [Int64],
+                       labelsQuery: [UInt8], labels: [Int64], targetBoxes: [Float], gamma: Double?)
+        -> (Double, Double, Double, Double, Double, Double) {
+        let pairs = image.count
+        var (f, hits, l1, xy, hw, giou) = ([Double](repeating: .nan, count: pairs), [Double](repeating: .nan, count: pairs),
+                                           [Double](repeating: .nan, count: pairs), [Double](repeating: .nan, count: pairs),
+                                           [Double](repeating: .nan, count: pairs), [Double](repeating: .nan, count: pairs))
+        c.logits.withUnsafeBufferPointer { logits in
+            boxes.withUnsafeBufferPointer { boxes in
+                let head = [Int64](repeating: 0, count: pairs)
+                if let gamma {
+                    dino_pair_losses_gamma(Int64(pairs), Int64(c.classes), [logits.baseAddress], [Int64(c.imageStride)], [boxes.baseAddress],
+                                           [Int64(boxImageStride)], head, image, query, target, labelsQuery, [Int64(c.classes)], labels,
+                                           targetBoxes, alpha, gamma, &f, &hits, &l1, &xy, &hw, &giou)
+                } else {
+                    dino_pair_losses(Int64(pairs), Int64(c.classes), [logits.baseAddress], [Int64(c.imageStride)], [boxes.baseAddress],
+                                     [Int64(boxImageStride)], head, image, query, target, labelsQuery, [Int64(c.classes)], labels,
+                                     targetBoxes, alpha, &f, &hits, &l1, &xy, &hw, &giou)
+                }
+            }
+        }
+        let s = [f, hits, l1, xy, hw, giou].map { $0.reduce(0, +) }
+        return (s[0], s[1], s[2], s[3], s[4], s[5])
     }
 
     // MARK: pair_losses
@@ -166,7 +216,7 @@ final class KernelTests: XCTestCase {
             var random = TestRandom(seed: 4)
             for (batch, queries, classes, pairs) in [(1, 1, 1, 1), (2, 40, 5, 0), (2, 40, 91, 1), (2, 40, 91, 5), (3, 90, 91, 130)] {
                 let c = makeLabelCase(&random, batch: batch, queries: queries, classes: classes, ties: true)
-                let boxStride = 5, boxImageStride = queries * boxStride + 3
+                let boxStride = 4, boxImageStride = queries * boxStride + 3
                 let boxes = (0..<batch * boxImageStride).map { _ in Float(random.uniform(0, 0.5)) }
                 let targets = 50
                 let targetBoxes: [Float] = (0..<targets).flatMap { _ -> [Float] in random.box() }
@@ -185,16 +235,9 @@ final class KernelTests: XCTestCase {
                 for k in 0..<pairs { targetClass[chosen[k]] = pairLabels[Int(target[k])] }
                 let labelsQuery = [UInt8](repeating: 1, count: pairs)   // distinct queries: every pair gives its label
                 for gamma in [nil, 1.5] {
-                    var (focal, hits, l1, xy, hw, giou) = (Double.nan, Double.nan, Double.nan, Double.nan, Double.nan, Double.nan)
-                    if let gamma {
-                        dino_pair_losses_gamma(Int64(pairs), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), boxes,
-                                               Int64(boxImageStride), Int64(boxStride), image, query, target, labelsQuery, pairLabels, targetBoxes,
-                                               alpha, gamma, &focal, &hits, &l1, &xy, &hw, &giou)
-                    } else {
-                        dino_pair_losses(Int64(pairs), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), boxes,
-                                         Int64(boxImageStride), Int64(boxStride), image, query, target, labelsQuery, pairLabels, targetBoxes,
-                                         alpha, &focal, &hits, &l1, &xy, &hw, &giou)
-                    }
+                    let (focal, hits, l1, xy, hw, giou) = runPairLosses(c, boxes: boxes, boxImageStride: boxImageStride, image: image, query: query,
+                                                                        target: target, labelsQuery: labelsQuery, labels: pairLabels,
+                                                                        targetBoxes: targetBoxes, gamma: gamma)
                     let (negatives, _) = runLabelLoss(c, gamma: gamma)
                     let whole = referenceLabelLoss(c, targetClass: targetClass, gamma: gamma ?? 2).0
                     // The positives replace focal(x, 0) by focal(x, 1) at each pair's class: the error is relative to
@@ -233,10 +276,9 @@ final class KernelTests: XCTestCase {
             let triples: [(Int64, Int64, Int64)] = [(0, 2, 0), (0, 2, 1), (0, 2, 2), (0, 5, 3), (1, 2, 4), (1, 3, 3)]
             let image = triples.map(\.0), query = triples.map(\.1), target = triples.map(\.2)
             let marks: [UInt8] = [0, 0, 1, 1, 1, 1]
-            var (focal, hits, l1, xy, hw, giou) = (Double.nan, Double.nan, Double.nan, Double.nan, Double.nan, Double.nan)
-            dino_pair_losses(Int64(triples.count), Int64(classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), boxes,
-                             Int64(queries * 4), 4, image, query, target, marks, labels, targetBoxes, alpha,
-                             &focal, &hits, &l1, &xy, &hw, &giou)
+            let (focal, hits, l1, _, _, _) = runPairLosses(c, boxes: boxes, boxImageStride: queries * 4, image: image, query: query,
+                                                           target: target, labelsQuery: marks, labels: labels, targetBoxes: targetBoxes,
+                                                           gamma: nil)
             var targetClass = [Int64](repeating: -1, count: batch * queries)
             for (k, (b, q, t)) in triples.enumerated() where marks[k] == 1 { targetClass[Int(b) * queries + Int(q)] = labels[Int(t)] }
             let whole = referenceLabelLoss(c, targetClass: targetClass, gamma: 2).0
@@ -307,7 +349,7 @@ final class KernelTests: XCTestCase {
         withEachVectorWidth {
             var random = TestRandom(seed: 6)
             let c = makeLabelCase(&random, batch: 2, queries: 900, classes: 91)
-            var results: [(Double, [Int64])] = []
+            var results: [(Double, [Int])] = []
             let initial = dino_max_threads()
             for threads in [1, 2, 1, 2] {
                 dino_set_threads(Int32(threads))
