@@ -76,14 +76,15 @@ struct LossFunctions {
     struct PairSums {
         /// Σ focal(x_l, 1) − focal(x_l, 0): what the positives add to the label loss.
         var positives = 0.0
-        /// Pairs whose query's top class is the target's label (the first head's pairs only).
+        /// Pairs whose query's top class is the target's label (the final head's only).
         var correct = 0.0
         /// Σ L1 over all four, the center and the size coordinates; Σ (1 − GIoU).
         var l1 = 0.0, xy = 0.0, hw = 0.0, giou = 0.0
     }
 
-    /// What every head's pairs add to the label loss, their top-class hits (for the list's first head,
-    /// the final one) and their box losses, summed per head in pair order: one `pair_losses` call.
+    /// What every head's pairs add to the label loss and their box losses, summed per head in pair order
+    /// (one `pair_losses` call), and, for the list's first head (the final one), how many have the right
+    /// top class (`class_hits`).
     func pairSums(_ list: HeadList, _ pairs: [Pairs]) -> [PairSums] {
         var head: [Int64] = [], image: [Int64] = [], query: [Int64] = [], target: [Int64] = [], labelsQuery: [UInt8] = []
         for (h, p) in pairs.enumerated() {
@@ -96,25 +97,28 @@ struct LossFunctions {
         let count = head.count
         var sums = [PairSums](repeating: PairSums(), count: pairs.count)
         guard count > 0 else { return sums }
-        let topClasses = (0..<list.count).map { Int64($0 == 0 ? classes : 0) }
-        var focal = [Double](repeating: 0, count: count), correct = focal, l1 = focal, xy = focal, hw = focal, giou = focal
+        var focal = [Double](repeating: 0, count: count), l1 = focal, xy = focal, hw = focal, giou = focal
         if options.focalGamma == 2 {
             dino_pair_losses(Int64(count), Int64(classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
-                             head, image, query, target, labelsQuery, topClasses, targets.labels, targets.boxes, options.focalAlpha,
-                             &focal, &correct, &l1, &xy, &hw, &giou)
+                             head, image, query, target, labelsQuery, targets.labels, targets.boxes, options.focalAlpha,
+                             &focal, &l1, &xy, &hw, &giou)
         } else {
             dino_pair_losses_gamma(Int64(count), Int64(classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
-                                   head, image, query, target, labelsQuery, topClasses, targets.labels, targets.boxes, options.focalAlpha,
-                                   options.focalGamma, &focal, &correct, &l1, &xy, &hw, &giou)
+                                   head, image, query, target, labelsQuery, targets.labels, targets.boxes, options.focalAlpha,
+                                   options.focalGamma, &focal, &l1, &xy, &hw, &giou)
         }
         for k in 0..<count {
             let h = Int(head[k])
             sums[h].positives += focal[k]
-            sums[h].correct += correct[k]
             sums[h].l1 += l1[k]
             sums[h].xy += xy[k]
             sums[h].hw += hw[k]
             sums[h].giou += giou[k]
+        }
+        if let first = pairs.first, first.count > 0, let final = list.heads.first {
+            let l = final.logits
+            dino_class_hits(Int64(first.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride), first.image, first.query,
+                            first.target.map { targets.labels[Int($0)] }, &sums[0].correct)
         }
         return sums
     }

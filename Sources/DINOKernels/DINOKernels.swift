@@ -10,14 +10,15 @@ import LossDSL
 /// | `match_bound` | per target: a lower bound of its matching cost with every query, and the queries of the smallest |
 /// | `match_cost_entries` | HungarianMatcher's exact cost of listed (head, target, query) entries |
 /// | `match_cost` | HungarianMatcher's whole cost matrices of one head: focal class + L1 + GIoU costs |
-/// | `pair_losses` | over matched pairs of every head: the focal loss's positives, top-class hits (`class_error`), L1, xy, hw and GIoU |
+/// | `pair_losses` | per matched pair of every head: the focal loss's positive, L1, xy, hw and GIoU |
+/// | `class_hits` | the final head's pairs whose top class is the label (`class_error`) |
 /// | `mask_losses` | focal and dice mask losses with the bilinear resize fused in |
 /// | `focal_floor` | one pass of the focal term over all logits: the speed floor |
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
         [labelPass, labelLoss(gamma: nil), labelLoss(gamma: "gamma"), matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
-         matchCost(gamma: nil), matchCost(gamma: "gamma"), pairLosses(gamma: nil), pairLosses(gamma: "gamma"),
+         matchCost(gamma: nil), matchCost(gamma: "gamma"), pairLosses(gamma: nil), pairLosses(gamma: "gamma"), classHits,
          maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
     }
 
@@ -64,6 +65,20 @@ public enum DINOKernels {
         parameter("cost_class") * classCost
             + parameter("cost_bbox") * l1(predicted, target)
             - parameter("cost_giou") * giou(predicted.xyxy, target.xyxy)
+    }
+
+    /// A list of `count` items (pairs, entries) processed as rows of `itemsPerRow` consecutive items, each
+    /// row one vectorized loop over its items (`inner`): `item` is the list index of the current one.
+    struct Blocked {
+        static let itemsPerRow = 256
+        let row: Axis, inner: Axis, item: Expr
+        init(_ count: Extent, _ name: String) {
+            let n = Expr.int(Self.itemsPerRow)
+            row = Axis(name + "_block", .expression((count.expr + Expr.int(Self.itemsPerRow - 1)) / n))
+            let first = row.i * n
+            inner = Axis(name, .expression(min(n, count.expr - first)))
+            item = first + inner.i
+        }
     }
 
     // MARK: - Matching cost
@@ -127,26 +142,27 @@ public enum DINOKernels {
 
     /// HungarianMatcher's exact cost (as `match_cost` computes it) of listed entries: head, target, query.
     public static func matchCostEntries(gamma: String?) -> Kernel {
-        let e = Axis("e", E)
+        let list = Blocked(E, "e")
         let entryHead = Tensor("entry_head", .int64, [E], doc: "head of each entry")
         let entryTarget = Tensor("entry_target", .int64, [E], doc: "target of each entry (an index into labels and target_boxes)")
         let entryQuery = Tensor("entry_query", .int64, [E], doc: "query of each entry")
         let targetImage = Tensor("target_image", .int64, [T], doc: "image of each target")
         let labels = Tensor("labels", .int64, [T], doc: "target labels")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
-        let head = entryHead[e.i], target = entryTarget[e.i], query = entryQuery[e.i]
+        let e = list.item
+        let head = entryHead[e], target = entryTarget[e], query = entryQuery[e]
         let image = targetImage[target]
         let classCost = focalMatchingCost(logit: logit(head, image, query, labels[target]), alpha: alpha, gamma: gammaExpr(gamma))
+        let cost = matchingCost(classCost: classCost, predicted: predictedBox(head, image, query), target: BoxCXCYWH(targetBoxes, target))
         return Kernel(
             name: "match_cost_entries" + suffix(gamma),
             doc: "HungarianMatcher's exact matching cost of listed (head, target, query) entries.",
-            rows: [e], inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, entryHead, entryTarget, entryQuery,
-                                targetImage, labels, targetBoxes],
+            rows: [list.row], inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, entryHead, entryTarget, entryQuery,
+                                       targetImage, labels, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma) + ["cost_class", "cost_bbox", "cost_giou"],
-            outputs: [.perRow(name: "cost", .float64,
-                              matchingCost(classCost: classCost, predicted: predictedBox(head, image, query), target: BoxCXCYWH(targetBoxes, target)),
-                              doc: "C[h, t, q]")],
-            schedule: Schedule(blockRows: 64))
+            outputs: [.store(name: "cost", .float64, over: [list.inner], at: e, cost, doc: "[E]: C[h, t, q] of each entry")],
+            // every value is gathered: 8-lane gathers are faster than 16-lane ones on some CPUs
+            schedule: Schedule(blockRows: 1, outputLanes: ["cost": 8]))
     }
 
     // MARK: - Label loss
@@ -234,48 +250,63 @@ public enum DINOKernels {
 
     /// What the matched (query, target) pairs of every head add (DESIGN §2, before dividing by the
     /// normalizer), per pair: the change of the focal label loss at each target's class, focal(x_l, 1) −
-    /// focal(x_l, 0); whether the query's top class is the target's label (`class_error`, for the heads
-    /// whose `top_classes` is C, the final one); and the box losses `loss_bbox`, `loss_xy`, `loss_hw`,
-    /// `loss_giou`.
+    /// focal(x_l, 0), and the box losses `loss_bbox`, `loss_xy`, `loss_hw`, `loss_giou`. (`class_hits`
+    /// counts the top classes.)
     ///
     /// A query that several pairs share (the minsum matcher allows it) has one positive class, the
     /// last pair's label, as upstream's `target_classes[idx] = labels` gives: only pairs marked in
-    /// `pair_labels_query` add to the label loss; all count for the rest.
+    /// `pair_labels_query` add to the label loss; all count for the box losses.
     public static func pairLosses(gamma: String?) -> Kernel {
-        let p = Axis("p", P)
+        let list = Blocked(P, "p")
         let pairHead = Tensor("pair_head", .int64, [P], doc: "head of each pair")
         let pairImage = Tensor("pair_image", .int64, [P], doc: "image of each pair")
         let pairQuery = Tensor("pair_query", .int64, [P], doc: "query of each pair")
         let pairTarget = Tensor("pair_target", .int64, [P], doc: "target of each pair (index into labels and target_boxes)")
         let pairLabelsQuery = Tensor("pair_labels_query", .uint8, [P], doc: "1 where the pair gives its query's label (its last pair)")
-        let topClasses = Tensor("top_classes", .int64, [H], doc: "classes to scan for each head's top class: C where class_error needs it, else 0")
         let labels = Tensor("labels", .int64, [T], doc: "all targets' labels")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "all targets' boxes, cxcywh")
-        let head = pairHead[p.i], image = pairImage[p.i], query = pairQuery[p.i], label = labels[pairTarget[p.i]]
-        let c = Axis("c", .expression(topClasses[head]))
+        let p = list.item
+        let head = pairHead[p], image = pairImage[p], query = pairQuery[p], label = labels[pairTarget[p]]
         let x = logit(head, image, query, label)
         let g = gammaExpr(gamma)
-        let positive = select(pairLabelsQuery[p.i].notEquals(0),
+        let positive = select(pairLabelsQuery[p].notEquals(0),
                               sigmoidFocalLoss(logit: x, target: 1, alpha: alpha, gamma: g)
                                 - sigmoidFocalLoss(logit: x, target: 0, alpha: alpha, gamma: g), 0).named("focal loss at the target's class")
-        let top = argmax(over: c, of: logit(head, image, query, c.i)).named("top class")
         let predicted = predictedBox(head, image, query)
-        let target = BoxCXCYWH(targetBoxes, pairTarget[p.i])
+        let target = BoxCXCYWH(targetBoxes, pairTarget[p])
+        func out(_ name: String, _ value: Expr, _ doc: String) -> Output { .store(name: name, .float64, over: [list.inner], at: p, value, doc: "[P]: " + doc) }
         return Kernel(
             name: "pair_losses" + suffix(gamma),
-            doc: "Per matched pair of every head: what it adds to the focal label loss, whether its top class is right, and its box losses.",
-            rows: [p], inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, pairHead, pairImage, pairQuery, pairTarget,
-                                pairLabelsQuery, topClasses, labels, targetBoxes],
+            doc: "Per matched pair of every head: what it adds to the focal label loss, and its box losses.",
+            rows: [list.row], inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, pairHead, pairImage, pairQuery, pairTarget,
+                                       pairLabelsQuery, labels, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma),
             outputs: [
-                .perRow(name: "focal", .float64, positive, doc: "focal(x_l, 1) − focal(x_l, 0)"),
-                .perRow(name: "correct", .float64, top.equals(label).real, doc: "[top class = label] (where top_classes is C)"),
-                .perRow(name: "l1", .float64, l1(predicted, target), doc: "L1 over cx, cy, w, h"),
-                .perRow(name: "l1_xy", .float64, l1Center(predicted, target), doc: "L1 over cx, cy"),
-                .perRow(name: "l1_hw", .float64, l1Size(predicted, target), doc: "L1 over w, h"),
-                .perRow(name: "giou", .float64, giouLoss(predicted, target), doc: "1 − GIoU"),
+                out("focal", positive, "focal(x_l, 1) − focal(x_l, 0)"),
+                out("l1", l1(predicted, target), "L1 over cx, cy, w, h"),
+                out("l1_xy", l1Center(predicted, target), "L1 over cx, cy"),
+                out("l1_hw", l1Size(predicted, target), "L1 over w, h"),
+                out("giou", giouLoss(predicted, target), "1 − GIoU"),
             ],
-            schedule: Schedule(blockRows: 64))
+            // every value is gathered: 8-lane gathers are faster than 16-lane ones on some CPUs
+            schedule: Schedule(blockRows: 1, outputLanes: ["focal": 8, "l1": 8, "l1_xy": 8, "l1_hw": 8, "giou": 8]))
+    }
+
+    /// `class_error`'s count (DESIGN §2): the pairs of one head whose query's top class (first index on
+    /// ties) is the target's label.
+    public static var classHits: Kernel {
+        let p = Axis("p", P), c = Axis("c", C)
+        let logits = Tensor("logits", .float32, [B, Q, C], strided: true, doc: "the head's logits")
+        let pairImage = Tensor("pair_image", .int64, [P], doc: "image of each pair")
+        let pairQuery = Tensor("pair_query", .int64, [P], doc: "query of each pair")
+        let pairLabel = Tensor("pair_label", .int64, [P], doc: "label of each pair's target")
+        let top = argmax(over: c, of: logits[pairImage[p.i], pairQuery[p.i], c.i]).named("top class")
+        return Kernel(
+            name: "class_hits",
+            doc: "How many of a head's matched pairs have the target's label as their query's top class.",
+            rows: [p], inputs: [logits, pairImage, pairQuery, pairLabel],
+            outputs: [.total(name: "hits", top.equals(pairLabel[p.i]).real, doc: "Σ [top class = label]")],
+            schedule: Schedule(blockRows: 64, parallel: false))
     }
 
     // MARK: - Mask losses

@@ -180,31 +180,34 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// pair_losses on one head's pairs (head 0 of the list, so its top classes are counted); the sums
-    /// of its per-pair values: (focal, hits, L1, xy, hw, GIoU).
+    /// pair_losses on one head's pairs, and class_hits on them: the sums of the per-pair values
+    /// (focal, hits, L1, xy, hw, GIoU).
     func runPairLosses(_ c: LabelCase, boxes: [Float], boxImageStride: Int, image: [Int64], query: [Int64], target: [Int64],
                        labelsQuery: [UInt8], labels: [Int64], targetBoxes: [Float], gamma: Double?)
         -> (Double, Double, Double, Double, Double, Double) {
         let pairs = image.count
-        var (f, hits, l1, xy, hw, giou) = ([Double](repeating: .nan, count: pairs), [Double](repeating: .nan, count: pairs),
-                                           [Double](repeating: .nan, count: pairs), [Double](repeating: .nan, count: pairs),
-                                           [Double](repeating: .nan, count: pairs), [Double](repeating: .nan, count: pairs))
+        var (f, l1, xy, hw, giou) = ([Double](repeating: .nan, count: pairs), [Double](repeating: .nan, count: pairs),
+                                     [Double](repeating: .nan, count: pairs), [Double](repeating: .nan, count: pairs),
+                                     [Double](repeating: .nan, count: pairs))
         c.logits.withUnsafeBufferPointer { logits in
             boxes.withUnsafeBufferPointer { boxes in
                 let head = [Int64](repeating: 0, count: pairs)
                 if let gamma {
                     dino_pair_losses_gamma(Int64(pairs), Int64(c.classes), [logits.baseAddress], [Int64(c.imageStride)], [boxes.baseAddress],
-                                           [Int64(boxImageStride)], head, image, query, target, labelsQuery, [Int64(c.classes)], labels,
-                                           targetBoxes, alpha, gamma, &f, &hits, &l1, &xy, &hw, &giou)
+                                           [Int64(boxImageStride)], head, image, query, target, labelsQuery, labels,
+                                           targetBoxes, alpha, gamma, &f, &l1, &xy, &hw, &giou)
                 } else {
                     dino_pair_losses(Int64(pairs), Int64(c.classes), [logits.baseAddress], [Int64(c.imageStride)], [boxes.baseAddress],
-                                     [Int64(boxImageStride)], head, image, query, target, labelsQuery, [Int64(c.classes)], labels,
-                                     targetBoxes, alpha, &f, &hits, &l1, &xy, &hw, &giou)
+                                     [Int64(boxImageStride)], head, image, query, target, labelsQuery, labels,
+                                     targetBoxes, alpha, &f, &l1, &xy, &hw, &giou)
                 }
             }
         }
-        let s = [f, hits, l1, xy, hw, giou].map { $0.reduce(0, +) }
-        return (s[0], s[1], s[2], s[3], s[4], s[5])
+        var hits = Double.nan
+        dino_class_hits(Int64(pairs), Int64(c.classes), c.logits, Int64(c.imageStride), Int64(c.rowStride), image, query,
+                        target.map { labels[Int($0)] }, &hits)
+        let s = [f, l1, xy, hw, giou].map { $0.reduce(0, +) }
+        return (s[0], hits, s[1], s[2], s[3], s[4])
     }
 
     // MARK: pair_losses
