@@ -204,6 +204,7 @@ struct CRenderer {
             // float32 exp is the prelude's inline one (plain arithmetic that pipelines inside the loop), log
             // is libm's (libmvec's when vectorized), which measured faster than an inline one
             case .exp: return t == .real && isFloat ? "dg_expf(\(a[0]))" : "exp(\(a[0]))"
+            case .expCoarse: return t == .real && isFloat ? "dg_expf_coarse(\(a[0]))" : "exp(\(a[0]))"
             case .log: return "\(function("log", t))(\(a[0]))"
             case .log1p: return "\(function("log1p", t))(\(a[0]))"
             case .log1pUnit: return t == .real && isFloat ? "dg_log1pf_unit(\(a[0]))" : "log1p(\(a[0]))"

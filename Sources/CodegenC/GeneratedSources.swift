@@ -220,6 +220,25 @@ public struct GeneratedSources: Equatable, Sendable {
                 return y * scale;
             }
             """),
+        ("dg_expf_coarse", """
+            /* e^x in float32 to a relative error below 1.8e-3, for |x| <= 87 only: x·log2(e) = n + f, n an integer
+               (adding 1.5·2^23 + 127 rounds it to nearest and leaves n + 127 in the low bits), |f| <= 1/2, 2^f by a
+               degree-2 minimax polynomial, 2^n from the bits. Seven operations, for estimates and bounds. */
+            static inline float dg_expf_coarse(float x)
+            {
+                const float z = __builtin_fmaf(x, 1.44269504088896341f, 12583039.0f);
+                const float f = __builtin_fmaf(x, 1.44269504088896341f, -(z - 12583039.0f));
+                float p = 2.3842893540859222e-1f;
+                p = __builtin_fmaf(p, f, 7.034479975700378e-1f);
+                p = __builtin_fmaf(p, f, 1.0004431009292603f);
+                uint32_t bits;
+                memcpy(&bits, &z, 4);
+                bits <<= 23;
+                float scale;
+                memcpy(&scale, &bits, 4);
+                return p * scale;
+            }
+            """),
         ("dg_log1pf_unit", """
             /* log(1 + u) for u in [0, 1]: u times a degree-8 polynomial fitted on that interval (relative error
                below 2e-7), with no range reduction. */

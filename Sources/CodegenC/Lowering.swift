@@ -120,14 +120,14 @@ public struct Lowering {
         var a = a0
         let type = program.ops[a].type
         switch op {
-        case .exp, .log, .log1p, .log1pUnit, .sqrt, .floor:
+        case .exp, .expCoarse, .log, .log1p, .log1pUnit, .sqrt, .floor:
             if type == .int { a = unary(.toReal, a) }
         default: break
         }
         if let c = constantValue(a) {
             switch op {
             case .negate: return constant(-c, integer: isInteger(a))
-            case .exp: return constant(foldExp(c), integer: false)
+            case .exp, .expCoarse: return constant(foldExp(c), integer: false)
             case .log: return constant(foldLog(c), integer: false)
             case .log1p, .log1pUnit: return constant(foldLog1p(c), integer: false)
             case .abs: return constant(Swift.abs(c), integer: isInteger(a))

@@ -14,12 +14,13 @@ import LossDSL
 /// | `class_hits` | the final head's pairs whose top class is the label (`class_error`) |
 /// | `mask_losses` | focal and dice mask losses with the bilinear resize fused in |
 /// | `focal_floor` | one pass of the focal term over all logits: the speed floor |
+/// | `matching_class_cost`, `matching_class_bound` | the matcher's focal class cost (γ = 2) of each logit, and its lower bound (for the tests) |
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
         [labelPass, labelLoss(gamma: nil), labelLoss(gamma: "gamma"), matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
          matchCost(gamma: nil), matchCost(gamma: "gamma"), pairLosses(gamma: nil), pairLosses(gamma: "gamma"), classHits,
-         maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor]
+         maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor, matchingClassCost, matchingClassBound]
     }
 
     /// How many queries each target keeps from `match_bound`: the four of the smallest bounds, whose exact
@@ -366,5 +367,34 @@ public enum DINOKernels {
             outputs: [.total(name: "focal", sum(over: g.k, of: sigmoidFocalLoss(logit: g.logit(g.k.i), target: 0, alpha: alpha, gamma: 2)),
                              doc: "Σ over h, b, q, c of focal(x, 0)")],
             schedule: Schedule(blockRows: 1))
+    }
+
+    // MARK: - The matcher's class cost, alone
+
+    /// One logit per element of B rows of N, and the matcher's focal class cost of each (γ = 2),
+    /// computed by `cost`: the kernels that let the tests check the class cost and its lower bound
+    /// over every float32 logit.
+    static func classCostMap(name: String, doc: String, _ cost: (Expr) -> Expr) -> Kernel {
+        let b = Axis("b", B), n = Axis("n", .size("N"))
+        let logits = Tensor("logits", .float32, [B, .size("N")], doc: "logits of the targets' classes")
+        return Kernel(
+            name: name, doc: doc, rows: [b], inputs: [logits], parameters: ["alpha"],
+            outputs: [.map(name: "cost", .float32, over: [n], cost(logits[b.i, n.i]), doc: "cost of each logit")],
+            schedule: Schedule(blockRows: 1))
+    }
+
+    /// `focalMatchingCost` of each logit (γ = 2) in float32, the arithmetic of `match_cost`'s class term.
+    public static var matchingClassCost: Kernel {
+        classCostMap(name: "matching_class_cost", doc: "The matcher's focal class cost (gamma = 2) of each logit.") {
+            focalMatchingCost(logit: $0, alpha: alpha, gamma: 2)
+        }
+    }
+
+    /// `focalMatchingCostLowerBound` of each logit: at most `matching_class_cost`'s value for every
+    /// finite logit and α in [0, 1].
+    public static var matchingClassBound: Kernel {
+        classCostMap(name: "matching_class_bound", doc: "A lower bound of the matcher's focal class cost (gamma = 2) of each logit.") {
+            focalMatchingCostLowerBound(logit: $0, alpha: alpha)
+        }
     }
 }

@@ -51,6 +51,8 @@ public enum UnaryOp: String, Hashable, Sendable, CaseIterable {
     case negate, exp, log, log1p, abs, floor, sqrt
     /// log(1 + x) for 0 ≤ x ≤ 1 only (see ``log1pUnit(_:)``).
     case log1pUnit
+    /// e^x to about three digits, for |x| ≤ 87 only (see ``expCoarse(_:)``).
+    case expCoarse
     /// Converts a real to an integer index (truncation; use on non-negative values).
     case toIndex
     /// Converts an integer to a real.
@@ -150,6 +152,12 @@ public func log1p(_ x: Expr) -> Expr { Expr(.unary(.log1p, x)) }
 /// log(1 + x) for x in [0, 1] only — the form softplus needs, with x = e^−|y|. On that interval it
 /// is a short polynomial (relative error below 2e-7 in float32), with no range reduction.
 public func log1pUnit(_ x: Expr) -> Expr { Expr(.unary(.log1pUnit, x)) }
+/// e^x to a relative error below 1.8e-3 (1.73e-3 at most over every float32 in range), for |x| ≤ 87
+/// only (outside, the result is meaningless): x·log₂e = n + f with n an integer and |f| ≤ 1/2, a
+/// degree-2 polynomial for 2^f and 2^n from the bits — seven vector operations where ``exp(_:)``
+/// takes eighteen. For estimates and bounds that need few digits (a bound must allow for the error).
+/// Constants fold to the exact e^x; float64 kernels use libm's exp.
+public func expCoarse(_ x: Expr) -> Expr { Expr(.unary(.expCoarse, x)) }
 /// |x|.
 public func abs(_ x: Expr) -> Expr { Expr(.unary(.abs, x)) }
 /// ⌊x⌋.

@@ -114,9 +114,11 @@ final class MatchingKernelTests: XCTestCase {
                 for h in 0..<heads { for b in 0..<batch { for j in Int(labels.start[b])..<Int(labels.start[b] + labels.count[b]) {
                     for q in 0..<queries {
                         let bound = Double(pass.bounds[(h * J + j) * queries + q])
-                        let exact = Reference.matchingClassCost(Double(x.logit(h, b, q, Int(labels.classes[j]))), alpha: alpha, gamma: 2)
-                        XCTAssertLessThanOrEqual(bound, exact + 1e-5 * Swift.max(1, Swift.abs(exact)), "head \(h), label \(j), query \(q)")
-                        XCTAssertGreaterThanOrEqual(bound, exact - 0.03, "head \(h), label \(j), query \(q): a loose bound")
+                        let logit = Double(x.logit(h, b, q, Int(labels.classes[j])))
+                        let exact = Reference.matchingClassCost(logit, alpha: alpha, gamma: 2)
+                        XCTAssertLessThanOrEqual(bound, exact, "head \(h), label \(j), query \(q)")
+                        // within 0.0111 of the cost for |x| ≤ 8 (the bound's documentation), 0.75 everywhere
+                        XCTAssertGreaterThanOrEqual(bound, exact - (Swift.abs(logit) <= 8 ? 0.012 : 0.75), "head \(h), label \(j), query \(q): a loose bound")
                     }
                 } } }
                 for h in 0..<heads { for b in 0..<batch { for q in 0..<queries { for k in 0..<4 {
