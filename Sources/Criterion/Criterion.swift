@@ -36,17 +36,18 @@ public struct Criterion: Sendable {
         var wholeMatrices = 0
         if matcher.bounded {
             let labels = ImageLabels(targets)
-            var bounds = [Float](repeating: 0, count: matched.count * labels.total * matched.queries)
-            var byCoordinate = [Float](repeating: 0, count: matched.count * matched.batch * 4 * matched.queries)
-            labelPasses = bounds.withUnsafeMutableBufferPointer { bounds in
-                byCoordinate.withUnsafeMutableBufferPointer { byCoordinate in
-                    losses.labelPass(matched, labels, bounds: bounds.baseAddress!, byCoordinate: byCoordinate.baseAddress!)
-                }
+            // every entry is written by the kernel
+            let count = matched.count * labels.total * matched.queries
+            var passes: [LossFunctions.LabelPass] = []
+            let bounds = [Float](unsafeUninitializedCapacity: count) { bounds, initialized in
+                passes = losses.labelPass(matched, labels, bounds: bounds.baseAddress!)
+                initialized = count
             }
+            labelPasses = passes
             labelPasses += losses.labels(denoising)
             timer.lap("label losses")
             // 2. The matching: bounds, candidate lists, whole matrices only where the lists do not settle it.
-            matchings = try matcher.matchBounded(matched, labels, bounds: bounds, byCoordinate: byCoordinate, timer: &timer,
+            matchings = try matcher.matchBounded(matched, labels, bounds: bounds, timer: &timer,
                                                  wholeMatrices: &wholeMatrices)
         } else {
             labelPasses = losses.labels(matched) + losses.labels(denoising)

@@ -29,15 +29,15 @@ struct Matcher {
     static let listLength = DINOKernels.boundedCandidates - 1
 
     /// Per head and image, the paired (queries, targets), by bounds and candidate lists where they
-    /// settle the matching (see the type's documentation). `bounds` and `byCoordinate` are `label_pass`'s.
-    func matchBounded(_ list: HeadList, _ labels: ImageLabels, bounds: UnsafePointer<Float>, byCoordinate: UnsafePointer<Float>,
+    /// settle the matching (see the type's documentation). `bounds` is `label_pass`'s table.
+    func matchBounded(_ list: HeadList, _ labels: ImageLabels, bounds: UnsafePointer<Float>,
                       timer: inout StageTimer, wholeMatrices: inout Int) throws -> [[(queries: [Int], targets: [Int])]] {
         let H = list.count, T = targets.total, Q = list.queries, B = list.batch, o = options
         let width = DINOKernels.boundedCandidates, k = Self.listLength
         guard T > 0, Q > 0 else { return (0..<H).map { _ in Array(repeating: ([], []), count: B) } }
         // the smallest bounds of every (head, target) row, and the exact costs of the first k
         var value = [Float](repeating: 0, count: H * T * width), index = [Int32](repeating: -1, count: H * T * width)
-        dino_match_bound(Int64(H), Int64(T), Int64(labels.total), Int64(Q), Int64(B), bounds, byCoordinate, targets.image, labels.targetLabel,
+        dino_match_bound(Int64(H), Int64(T), Int64(labels.total), Int64(Q), bounds, list.boxes, list.boxesStride, targets.image, labels.targetLabel,
                          targets.boxes, o.costClass, o.costBbox, o.costGiou, &value, &index)
         let listed = Q > width   // with Q ≤ 5 queries every image's matrix is small: solve it whole
         var entryHead: [Int64] = [], entryTarget: [Int64] = [], entryQuery: [Int64] = []
@@ -89,7 +89,7 @@ struct Matcher {
                         }
                         whole[p] = true
                         do {
-                            results[p] = Self.byQuery(try wholeImage(list, h: h, b: b, byCoordinate: byCoordinate))
+                            results[p] = Self.byQuery(try wholeImage(list, h: h, b: b))
                         } catch {
                             failures[p] = (error as? AssignmentError) ?? .infeasible
                         }
@@ -130,16 +130,17 @@ struct Matcher {
                                                                  candidates: objects, costs: costs, bounds: bounds))
     }
 
-    /// Image b's whole cost matrix of head h (`match_cost`, from `label_pass`'s boxes by coordinate),
-    /// solved whole: rows are the image's targets (0-based), columns its queries.
-    private func wholeImage(_ list: HeadList, h: Int, b: Int, byCoordinate: UnsafePointer<Float>) throws -> Assignment {
+    /// Image b's whole cost matrix of head h (`match_cost`), solved whole: rows are the image's targets
+    /// (0-based), columns its queries.
+    private func wholeImage(_ list: HeadList, h: Int, b: Int) throws -> Assignment {
         let head = list.heads[h], l = head.logits
         let n = targets.counts[b], first = targets.first[b], Q = l.queries, o = options
-        let images = [Int64](repeating: Int64(b), count: n)
+        let columns = Self.columns(head.boxes, image: b)
+        let images = [Int64](repeating: 0, count: n)
         let costs = [Double](unsafeUninitializedCapacity: n * Q) { cost, initialized in
             targets.labels.withUnsafeBufferPointer { labels in
                 targets.boxes.withUnsafeBufferPointer { boxes in
-                    dino_match_cost(Int64(n), Int64(Q), l.base, Int64(l.imageStride), Int64(l.rowStride), byCoordinate + h * list.batch * 4 * Q,
+                    dino_match_cost(Int64(n), Int64(Q), l.base + b * l.imageStride, Int64(l.imageStride), Int64(l.rowStride), columns,
                                     images, labels.baseAddress! + first, boxes.baseAddress! + 4 * first,
                                     o.focalAlpha, o.costClass, o.costBbox, o.costGiou, cost.baseAddress!)
                 }
@@ -147,6 +148,19 @@ struct Matcher {
             initialized = n * Q
         }
         return try costs.withUnsafeBufferPointer { try AssignmentSolver.solve(rows: n, cols: Q, costs: $0) }
+    }
+
+    /// The predicted boxes of images `image ..< image + count`, image by image and coordinate by
+    /// coordinate (cx[Q], cy[Q], w[Q], h[Q]), as `match_cost` reads them.
+    static func columns(_ boxes: StridedPredictions, image: Int, count: Int = 1) -> [Float] {
+        let queries = boxes.queries
+        return [Float](unsafeUninitializedCapacity: count * 4 * queries) { out, initialized in
+            for b in 0..<count {
+                let box = boxes.base + (image + b) * boxes.imageStride, column = out.baseAddress! + b * 4 * queries
+                for q in 0..<queries { for k in 0..<4 { column[k * queries + q] = box[q * boxes.rowStride + k] } }
+            }
+            initialized = count * 4 * queries
+        }
     }
 
     /// Rows are targets, columns queries: the pairs by query, as upstream returns them.
@@ -177,15 +191,7 @@ struct Matcher {
         let queries = head.logits.queries, batch = head.logits.batch, count = targets.total
         guard count > 0, queries > 0 else { return HeadCosts(values: [], queries: queries) }
         let o = options
-        // the predicted boxes image by image, coordinate by coordinate (cx[Q], cy[Q], w[Q], h[Q])
-        let source = head.boxes
-        let columns = [Float](unsafeUninitializedCapacity: batch * 4 * queries) { out, initialized in
-            for b in 0..<batch {
-                let box = source.base + b * source.imageStride, column = out.baseAddress! + b * 4 * queries
-                for q in 0..<queries { for k in 0..<4 { column[k * queries + q] = box[q * source.rowStride + k] } }
-            }
-            initialized = batch * 4 * queries
-        }
+        let columns = Self.columns(head.boxes, image: 0, count: batch)
         let l = head.logits
         // every entry is written by the kernel
         let values = [Double](unsafeUninitializedCapacity: queries * count) { cost, initialized in

@@ -5,7 +5,7 @@ import LossDSL
 ///
 /// | kernel | what |
 /// |---|---|
-/// | `label_pass` | per segment of a matched head: the focal label loss with no positives, the queries whose top class is not the last, a lower bound of the class cost of each image label, the predicted boxes coordinate by coordinate |
+/// | `label_pass` | per segment of a matched head: the focal label loss with no positives, the queries whose top class is not the last, a lower bound of the class cost of each image label |
 /// | `label_loss` | the same for denoising heads (or any head the matcher runs the exact path for): focal loss and top classes |
 /// | `match_bound` | per target: a lower bound of its matching cost with every query, and the queries of the smallest |
 /// | `match_cost_entries` | HungarianMatcher's exact cost of listed (head, target, query) entries |
@@ -123,18 +123,16 @@ public enum DINOKernels {
     public static var matchBound: Kernel {
         let h = Axis("h", H), t = Axis("t", T), q = Axis("q", Q)
         let classBound = Tensor("class_bound", .float32, [H, J, Q], doc: "label_pass's lower bounds of the class cost, per head, image label and query")
-        let byCoordinate = Tensor("boxes_by_coordinate", .float32, [H, B, .fixed(4), Q], doc: "label_pass's predicted boxes, coordinate by coordinate")
         let targetImage = Tensor("target_image", .int64, [T], doc: "image of each target")
         let targetLabel = Tensor("target_label", .int64, [T], doc: "each target's entry in its image's label list (an index into J)")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
         let image = targetImage[t.i]
-        let predicted = BoxCXCYWH(byCoordinate[h.i, image, 0, q.i], byCoordinate[h.i, image, 1, q.i],
-                                  byCoordinate[h.i, image, 2, q.i], byCoordinate[h.i, image, 3, q.i])
-        let bound = matchingCost(classCost: classBound[h.i, targetLabel[t.i], q.i], predicted: predicted, target: BoxCXCYWH(targetBoxes, t.i))
+        let bound = matchingCost(classCost: classBound[h.i, targetLabel[t.i], q.i], predicted: predictedBox(h.i, image, q.i),
+                                 target: BoxCXCYWH(targetBoxes, t.i))
         return Kernel(
             name: "match_bound",
             doc: "Lower bounds of the matching costs of every head's targets against their image's queries, and the queries of the smallest.",
-            rows: [h, t], inputs: [classBound, byCoordinate, targetImage, targetLabel, targetBoxes],
+            rows: [h, t], inputs: [classBound, headBoxes, headBoxesStride, targetImage, targetLabel, targetBoxes],
             parameters: ["cost_class", "cost_bbox", "cost_giou"],
             outputs: [.smallest(name: "candidates", count: boundedCandidates, over: q, bound.named("matching cost bound"),
                                 doc: "the queries of the smallest bounds of C[h, t, q]")],
@@ -172,7 +170,7 @@ public enum DINOKernels {
     /// contiguous), cut into segments of R = max(1, ⌊segmentLength / C⌋) whole queries: long vector
     /// loops, rows enough for every thread whatever B is, and each segment's queries still in cache for
     /// the per-query work that follows.
-    public static let segmentLength = 4096
+    public static let segmentLength = 16384
 
     /// The segmented rows shared by `label_pass`, `label_loss` and `focal_floor`: heads h, images b and
     /// segments s of R queries (the last one shorter); the segment's first query and its query count.
@@ -221,27 +219,23 @@ public enum DINOKernels {
     /// `label_loss` for the matched heads, with what the matching needs from the segment while it is in
     /// cache: for each distinct label of the image, the lower bound of the focal matching cost of each
     /// query (``focalMatchingCostLowerBound(logit:alpha:)``, α as here, γ = 2), in a table indexed by
-    /// head, label and query; and the predicted boxes coordinate by coordinate.
+    /// head, label and query.
     public static var labelPass: Kernel {
         let g = Segments()
         let labelStart = Tensor("label_start", .int64, [B], doc: "where each image's distinct labels start in label_class")
         let labelCount = Tensor("label_count", .int64, [B], doc: "how many distinct labels each image has")
         let labelClass = Tensor("label_class", .int64, [J], doc: "the distinct labels of every image, image after image")
-        let j = Axis("j", .expression(labelCount[g.b.i])), k = Axis("k", .fixed(4))
+        let j = Axis("j", .expression(labelCount[g.b.i]))
         let label = labelStart[g.b.i] + j.i
         let bound = focalMatchingCostLowerBound(logit: g.logit(query: g.r.i, labelClass[label]), alpha: alpha)
-        let coordinate = headBoxes[g.h.i, headBoxesStride[g.h.i] * g.b.i + (g.first + g.r.i) * Expr.int(4) + k.i]
         return Kernel(
             name: "label_pass",
-            doc: "Per segment of each matched head: label_loss, the lower bounds of the class cost of the image's labels, and the boxes by coordinate.",
-            rows: g.rows, inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, labelStart, labelCount, labelClass],
+            doc: "Per segment of each matched head: label_loss, and the lower bounds of the class cost of the image's labels.",
+            rows: g.rows, inputs: [headLogits, headLogitsStride, labelStart, labelCount, labelClass],
             parameters: ["alpha"],
             outputs: segmentLosses(g, gamma: nil) + [
                 .store(name: "class_bound", .float32, over: [j, g.r], at: (g.h.i * J.expr + label) * Q.expr + g.first + g.r.i,
                        bound, doc: "[H × J × Q]: a lower bound of the focal matching cost of each head, image label and query"),
-                .store(name: "boxes_by_coordinate", .float32, over: [k, g.r],
-                       at: ((g.h.i * B.expr + g.b.i) * Expr.int(4) + k.i) * Q.expr + g.first + g.r.i,
-                       coordinate, doc: "[H × B × 4 × Q]: the predicted boxes, coordinate by coordinate"),
             ],
             // the class bounds gather one logit per query: 8-lane gathers are faster than 16-lane ones on some CPUs
             schedule: Schedule(blockRows: 1, outputLanes: ["class_bound": 8]))

@@ -59,24 +59,28 @@ struct Bench: ParsableCommand {
         var input = try load()
         let loadSeconds = try Self.median(repeat: self.repeat, warmup: warmup) { input = try load() }
 
+        // the floor and the criterion alternate, run by run, so that both see the machine in the same state
         var floorSum = 0.0
-        let floorSeconds = Self.median(repeat: self.repeat, warmup: warmup) { floorSum += engine.focalFloor(input) }
+        var floorRuns: [Double] = []
         var stages: [String: [Double]] = [:]
         var order: [String] = []
         var wholeRuns: [Double] = []
         var result: CriterionResult? = nil
         for run in 0..<(warmup + self.repeat) {
-            let start = Self.now()
+            let floorStart = Self.now()
+            floorSum += engine.focalFloor(input)
+            let floorEnd = Self.now()
             do { result = try engine.evaluate(input) } catch { throw CommandFailure("\(input.source): \(error)") }
-            let seconds = Self.now() - start
+            let seconds = Self.now() - floorEnd
             guard run >= warmup, let result else { continue }
+            floorRuns.append(floorEnd - floorStart)
             wholeRuns.append(seconds)
             for (stage, s) in result.stageSeconds {
                 if stages[stage] == nil { order.append(stage); stages[stage] = [] }
                 stages[stage]!.append(s)
             }
         }
-        let whole = Self.median(wholeRuns)
+        let whole = Self.median(wholeRuns), floorSeconds = Self.median(floorRuns)
 
         let report = Report(
             input: file ?? CriterionInput.syntheticName, threads: engine.threads, repeat: self.repeat, batch: input.batch,
