@@ -39,15 +39,15 @@ public struct Criterion: Sendable {
             // every entry is written by the kernel
             let count = matched.count * labels.total * matched.queries
             var passes: [LossFunctions.LabelPass] = []
-            let bounds = [Float](unsafeUninitializedCapacity: count) { bounds, initialized in
-                passes = losses.labelPass(matched, labels, bounds: bounds.baseAddress!)
+            let classLogits = [Float](unsafeUninitializedCapacity: count) { logits, initialized in
+                passes = losses.labelPass(matched, labels, classLogits: logits.baseAddress!)
                 initialized = count
             }
             labelPasses = passes
             labelPasses += losses.labels(denoising)
             timer.lap("label losses")
             // 2. The matching: bounds, candidate lists, whole matrices only where the lists do not settle it.
-            matchings = try matcher.matchBounded(matched, labels, bounds: bounds, timer: &timer,
+            matchings = try matcher.matchBounded(matched, labels, classLogits: classLogits, timer: &timer,
                                                  wholeMatrices: &wholeMatrices)
         } else {
             labelPasses = losses.labels(matched) + losses.labels(denoising)

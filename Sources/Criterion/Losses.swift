@@ -40,15 +40,15 @@ struct LossFunctions {
         return Self.passes(list, focal, foreground)
     }
 
-    /// `labels` for the matched heads, with what the bounded matching needs (`label_pass`): the lower
-    /// bounds of the class cost of each head, image label and query (H × J × Q, into `bounds`). γ = 2.
-    func labelPass(_ list: HeadList, _ labels: ImageLabels, bounds: UnsafeMutablePointer<Float>) -> [LabelPass] {
+    /// `labels` for the matched heads, with what the bounded matching needs (`label_pass`): the logits of
+    /// each head, image label and query (H × J × Q, into `classLogits`). γ = 2.
+    func labelPass(_ list: HeadList, _ labels: ImageLabels, classLogits: UnsafeMutablePointer<Float>) -> [LabelPass] {
         guard list.count > 0 else { return [] }
         let (r, segments) = list.segments, rows = list.segmentRows
         var focal = [Double](repeating: 0, count: rows), foreground = [Double](repeating: 0, count: rows)
         dino_label_pass(Int64(list.count), Int64(list.batch), Int64(segments), Int64(labels.total), Int64(r), Int64(list.queries),
                         Int64(classes), list.logits, list.logitsStride, labels.start, labels.count, labels.classes, options.focalAlpha,
-                        &focal, &foreground, bounds)
+                        &focal, &foreground, classLogits)
         return Self.passes(list, focal, foreground)
     }
 

@@ -6,9 +6,9 @@ import Foundation
 /// HungarianMatcher (and SimpleMinsumMatcher).
 ///
 /// **Bounded** (the Hungarian matcher with γ = 2, α in [0, 1] and non-negative cost weights, DINO's
-/// settings): `label_pass` has left a lower bound of the class cost of every head, image label and
-/// query; `match_bound` turns it into a lower bound of every matching cost and keeps, per target, the
-/// queries of the five smallest; `match_cost_entries` computes the exact costs of the first four. Each
+/// settings): `label_pass` has gathered the logit of every head, image label and query; `match_bound`
+/// bounds every matching cost from below with them (``focalMatchingCostLowerBound(logit:alpha:)`` for
+/// the class term, the box terms exact) and keeps, per target, the queries of the five smallest; `match_cost_entries` computes the exact costs of the first four. Each
 /// image's problem is then solved on those lists (``AssignmentSolver/solve(candidates:)``), with the
 /// fifth bound as a lower bound of every cost left out: where the solver proves the assignment optimal
 /// for the whole matrix, no whole matrix is computed; elsewhere the image's matrix is (`match_cost`) and
@@ -29,16 +29,16 @@ struct Matcher {
     static let listLength = DINOKernels.boundedCandidates - 1
 
     /// Per head and image, the paired (queries, targets), by bounds and candidate lists where they
-    /// settle the matching (see the type's documentation). `bounds` is `label_pass`'s table.
-    func matchBounded(_ list: HeadList, _ labels: ImageLabels, bounds: UnsafePointer<Float>,
+    /// settle the matching (see the type's documentation). `classLogits` is `label_pass`'s table.
+    func matchBounded(_ list: HeadList, _ labels: ImageLabels, classLogits: UnsafePointer<Float>,
                       timer: inout StageTimer, wholeMatrices: inout Int) throws -> [[(queries: [Int], targets: [Int])]] {
         let H = list.count, T = targets.total, Q = list.queries, B = list.batch, o = options
         let width = DINOKernels.boundedCandidates, k = Self.listLength
         guard T > 0, Q > 0 else { return (0..<H).map { _ in Array(repeating: ([], []), count: B) } }
         // the smallest bounds of every (head, target) row, and the exact costs of the first k
         var value = [Float](repeating: 0, count: H * T * width), index = [Int32](repeating: -1, count: H * T * width)
-        dino_match_bound(Int64(H), Int64(T), Int64(labels.total), Int64(Q), bounds, list.boxes, list.boxesStride, targets.image, labels.targetLabel,
-                         targets.boxes, o.costClass, o.costBbox, o.costGiou, &value, &index)
+        dino_match_bound(Int64(H), Int64(T), Int64(labels.total), Int64(Q), classLogits, list.boxes, list.boxesStride, targets.image,
+                         labels.targetLabel, targets.boxes, o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &value, &index)
         let listed = Q > width   // with Q ≤ 5 queries every image's matrix is small: solve it whole
         var entryHead: [Int64] = [], entryTarget: [Int64] = [], entryQuery: [Int64] = []
         if listed {

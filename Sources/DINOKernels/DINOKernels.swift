@@ -5,7 +5,7 @@ import LossDSL
 ///
 /// | kernel | what |
 /// |---|---|
-/// | `label_pass` | per segment of a matched head: the focal label loss with no positives, the queries whose top class is not the last, a lower bound of the class cost of each image label |
+/// | `label_pass` | per segment of a matched head: the focal label loss with no positives, the queries whose top class is not the last, the logits of the image's labels |
 /// | `label_loss` | the same for denoising heads (or any head the matcher runs the exact path for): focal loss and top classes |
 /// | `match_bound` | per target: a lower bound of its matching cost with every query, and the queries of the smallest |
 /// | `match_cost_entries` | HungarianMatcher's exact cost of listed (head, target, query) entries |
@@ -18,7 +18,7 @@ import LossDSL
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
-        [labelPass, labelLoss(gamma: nil), labelLoss(gamma: "gamma"), matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
+        [labelPass(gamma: nil), labelLoss(gamma: nil), labelLoss(gamma: "gamma"), matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
          matchCost(gamma: nil), matchCost(gamma: "gamma"), pairLosses(gamma: nil), pairLosses(gamma: "gamma"), classHits,
          maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor, matchingClassCost, matchingClassBound]
     }
@@ -116,24 +116,24 @@ public enum DINOKernels {
 
     /// For every target of every matched head, a lower bound of its matching cost with each query of its
     /// image — the cost of DESIGN §2 with the class term replaced by ``focalMatchingCostLowerBound(logit:alpha:)``
-    /// from `label_pass`'s table, the box terms exact — and the `boundedCandidates` queries of the smallest
+    /// of the logits `label_pass` has gathered, the box terms exact — and the `boundedCandidates` queries of the smallest
     /// bounds. The solver takes the exact costs of the first four (`match_cost_entries`) and the fifth
     /// bound as a bound of every cost left out: no whole cost matrix is needed where that proves the
     /// assignment optimal.
     public static var matchBound: Kernel {
         let h = Axis("h", H), t = Axis("t", T), q = Axis("q", Q)
-        let classBound = Tensor("class_bound", .float32, [H, J, Q], doc: "label_pass's lower bounds of the class cost, per head, image label and query")
+        let classLogits = Tensor("class_logits", .float32, [H, J, Q], doc: "label_pass's logits of each head, image label and query")
         let targetImage = Tensor("target_image", .int64, [T], doc: "image of each target")
         let targetLabel = Tensor("target_label", .int64, [T], doc: "each target's entry in its image's label list (an index into J)")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
         let image = targetImage[t.i]
-        let bound = matchingCost(classCost: classBound[h.i, targetLabel[t.i], q.i], predicted: predictedBox(h.i, image, q.i),
-                                 target: BoxCXCYWH(targetBoxes, t.i))
+        let classBound = focalMatchingCostLowerBound(logit: classLogits[h.i, targetLabel[t.i], q.i], alpha: alpha)
+        let bound = matchingCost(classCost: classBound, predicted: predictedBox(h.i, image, q.i), target: BoxCXCYWH(targetBoxes, t.i))
         return Kernel(
             name: "match_bound",
             doc: "Lower bounds of the matching costs of every head's targets against their image's queries, and the queries of the smallest.",
-            rows: [h, t], inputs: [classBound, headBoxes, headBoxesStride, targetImage, targetLabel, targetBoxes],
-            parameters: ["cost_class", "cost_bbox", "cost_giou"],
+            rows: [h, t], inputs: [classLogits, headBoxes, headBoxesStride, targetImage, targetLabel, targetBoxes],
+            parameters: ["alpha", "cost_class", "cost_bbox", "cost_giou"],
             outputs: [.smallest(name: "candidates", count: boundedCandidates, over: q, bound.named("matching cost bound"),
                                 doc: "the queries of the smallest bounds of C[h, t, q]")],
             schedule: Schedule(blockRows: 1))
@@ -217,28 +217,26 @@ public enum DINOKernels {
     }
 
     /// `label_loss` for the matched heads, with what the matching needs from the segment while it is in
-    /// cache: for each distinct label of the image, the lower bound of the focal matching cost of each
-    /// query (``focalMatchingCostLowerBound(logit:alpha:)``, α as here, γ = 2), in a table indexed by
-    /// head, label and query.
-    public static var labelPass: Kernel {
+    /// cache: the logits of each distinct label of the image, query by query, in a table indexed by head,
+    /// label and query (a gather here, where the segment is in cache; `match_bound` reads them in order).
+    public static func labelPass(gamma: String?) -> Kernel {
         let g = Segments()
         let labelStart = Tensor("label_start", .int64, [B], doc: "where each image's distinct labels start in label_class")
         let labelCount = Tensor("label_count", .int64, [B], doc: "how many distinct labels each image has")
         let labelClass = Tensor("label_class", .int64, [J], doc: "the distinct labels of every image, image after image")
         let j = Axis("j", .expression(labelCount[g.b.i]))
         let label = labelStart[g.b.i] + j.i
-        let bound = focalMatchingCostLowerBound(logit: g.logit(query: g.r.i, labelClass[label]), alpha: alpha)
         return Kernel(
-            name: "label_pass",
-            doc: "Per segment of each matched head: label_loss, and the lower bounds of the class cost of the image's labels.",
+            name: "label_pass" + suffix(gamma),
+            doc: "Per segment of each matched head: label_loss, and the logits of the image's labels, query by query.",
             rows: g.rows, inputs: [headLogits, headLogitsStride, labelStart, labelCount, labelClass],
-            parameters: ["alpha"],
-            outputs: segmentLosses(g, gamma: nil) + [
-                .store(name: "class_bound", .float32, over: [j, g.r], at: (g.h.i * J.expr + label) * Q.expr + g.first + g.r.i,
-                       bound, doc: "[H × J × Q]: a lower bound of the focal matching cost of each head, image label and query"),
+            parameters: ["alpha"] + gammaParameters(gamma),
+            outputs: segmentLosses(g, gamma: gamma) + [
+                .store(name: "class_logits", .float32, over: [j, g.r], at: (g.h.i * J.expr + label) * Q.expr + g.first + g.r.i,
+                       g.logit(query: g.r.i, labelClass[label]), doc: "[H × J × Q]: the logit of each head, image label and query"),
             ],
-            // the class bounds gather one logit per query: 8-lane gathers are faster than 16-lane ones on some CPUs
-            schedule: Schedule(blockRows: 1, outputLanes: ["class_bound": 8]))
+            // one gathered logit per query: 8-lane gathers are faster than 16-lane ones on some CPUs
+            schedule: Schedule(blockRows: 1, outputLanes: ["class_logits": 8]))
     }
 
     // MARK: - Matched pairs

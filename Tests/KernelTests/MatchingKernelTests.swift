@@ -2,7 +2,7 @@ import DINOKernels
 import DINOKernelsC
 import XCTest
 
-/// The kernels of the bounded matching: `label_pass` (its tables), `match_bound` (the smallest bounds)
+/// The kernels of the bounded matching: `label_pass` (its table), `match_bound` (the smallest bounds)
 /// and `match_cost_entries` (exact costs of listed entries), against float64 references and against the
 /// whole-matrix kernel `match_cost`.
 final class MatchingKernelTests: XCTestCase {
@@ -67,22 +67,31 @@ final class MatchingKernelTests: XCTestCase {
         return (start, count, classes, targetLabel)
     }
 
-    /// Runs `label_pass`: per-row focal and foreground, the class-bound table and the boxes by coordinate.
-    func runLabelPass(_ x: Batch) -> (focal: [Double], foreground: [Double], bounds: [Float], byCoordinate: [Float]) {
+    /// Runs `label_pass`: per-row focal and foreground, and the table of the image labels' logits.
+    func runLabelPass(_ x: Batch) -> (focal: [Double], foreground: [Double], classLogits: [Float]) {
         let labels = imageLabels(x)
         let r = max(1, DINOKernels.segmentLength / x.classes), segments = (x.queries + r - 1) / r
         let rows = x.heads * x.batch * segments
         var focal = [Double](repeating: .nan, count: rows), foreground = focal
-        var bounds = [Float](repeating: .nan, count: x.heads * labels.classes.count * x.queries)
-        var byCoordinate = [Float](repeating: .nan, count: x.heads * x.batch * 4 * x.queries)
+        var classLogits = [Float](repeating: .nan, count: x.heads * labels.classes.count * x.queries)
         withPointers(x.logits) { logits in
-            withPointers(x.boxes) { boxes in
-                dino_label_pass(Int64(x.heads), Int64(x.batch), Int64(segments), Int64(labels.classes.count), Int64(r), Int64(x.queries),
-                                Int64(x.classes), logits, x.logitsStride, boxes, x.boxesStride, labels.start, labels.count, labels.classes,
-                                alpha, &focal, &foreground, &bounds, &byCoordinate)
-            }
+            dino_label_pass(Int64(x.heads), Int64(x.batch), Int64(segments), Int64(labels.classes.count), Int64(r), Int64(x.queries),
+                            Int64(x.classes), logits, x.logitsStride, labels.start, labels.count, labels.classes,
+                            alpha, &focal, &foreground, &classLogits)
         }
-        return (focal, foreground, bounds, byCoordinate)
+        return (focal, foreground, classLogits)
+    }
+
+    /// `matching_class_bound` of each value: the lower bound of the focal class cost match_bound charges.
+    func classBound(_ logits: [Float]) -> [Float] {
+        var bound = [Float](repeating: .nan, count: logits.count)
+        dino_matching_class_bound(1, Int64(logits.count), logits, alpha, &bound)
+        return bound
+    }
+
+    /// Head h's boxes image by image, coordinate by coordinate, as match_cost reads them.
+    func columns(_ x: Batch, _ h: Int) -> [Float] {
+        (0..<x.batch).flatMap { b in (0..<4).flatMap { k in (0..<x.queries).map { x.box(h, b, $0)[k] } } }
     }
 
     func withPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>?]) -> R) -> R {
@@ -93,8 +102,7 @@ final class MatchingKernelTests: XCTestCase {
         return go(0, [])
     }
 
-    /// label_pass's losses are label_loss's; its table bounds the class cost of every head, image label
-    /// and query from below, closely; its boxes by coordinate are the heads' boxes.
+    /// label_pass's losses are label_loss's, and its table holds the logit of every head, image label and query.
     func testLabelPassTables() {
         withEachVectorWidth {
             var random = TestRandom(seed: 11)
@@ -113,17 +121,9 @@ final class MatchingKernelTests: XCTestCase {
                 let J = labels.classes.count
                 for h in 0..<heads { for b in 0..<batch { for j in Int(labels.start[b])..<Int(labels.start[b] + labels.count[b]) {
                     for q in 0..<queries {
-                        let bound = Double(pass.bounds[(h * J + j) * queries + q])
-                        let logit = Double(x.logit(h, b, q, Int(labels.classes[j])))
-                        let exact = Reference.matchingClassCost(logit, alpha: alpha, gamma: 2)
-                        XCTAssertLessThanOrEqual(bound, exact, "head \(h), label \(j), query \(q)")
-                        // within 0.0111 of the cost for |x| ≤ 8 (the bound's documentation), 0.75 everywhere
-                        XCTAssertGreaterThanOrEqual(bound, exact - (Swift.abs(logit) <= 8 ? 0.012 : 0.75), "head \(h), label \(j), query \(q): a loose bound")
+                        XCTAssertEqual(pass.classLogits[(h * J + j) * queries + q], x.logit(h, b, q, Int(labels.classes[j])), "head \(h), label \(j), query \(q)")
                     }
                 } } }
-                for h in 0..<heads { for b in 0..<batch { for q in 0..<queries { for k in 0..<4 {
-                    XCTAssertEqual(pass.byCoordinate[((h * batch + b) * 4 + k) * queries + q], x.box(h, b, q)[k])
-                } } } }
             }
         }
     }
@@ -140,12 +140,15 @@ final class MatchingKernelTests: XCTestCase {
                 let pass = runLabelPass(x)
                 let labels = imageLabels(x)
                 let J = labels.classes.count, T = x.total, width = DINOKernels.boundedCandidates
-                // equal class bounds too, for the equal boxes
-                var bounds = pass.bounds
-                for j in 0..<J { for q in 0..<Swift.min(queries, 9) { bounds[j * queries + q] = bounds[j * queries] } }
+                // equal logits too, for the equal boxes
+                var classLogits = pass.classLogits
+                for j in 0..<J { for q in 0..<Swift.min(queries, 9) { classLogits[j * queries + q] = classLogits[j * queries] } }
+                let bounds = classBound(classLogits)
                 var value = [Float](repeating: .nan, count: heads * T * width), index = [Int32](repeating: -2, count: heads * T * width)
-                dino_match_bound(Int64(heads), Int64(T), Int64(J), Int64(queries), Int64(batch), bounds, pass.byCoordinate, x.targetImage,
-                                 labels.targetLabel, x.targetBoxes, 2, 5, 2, &value, &index)
+                withPointers(x.boxes) { boxes in
+                    dino_match_bound(Int64(heads), Int64(T), Int64(J), Int64(queries), classLogits, boxes, x.boxesStride, x.targetImage,
+                                     labels.targetLabel, x.targetBoxes, alpha, 2, 5, 2, &value, &index)
+                }
                 for h in 0..<heads { for t in 0..<T {
                     let b = Int(x.targetImage[t])
                     let reference = (0..<queries).map { q -> Double in
@@ -190,13 +193,8 @@ final class MatchingKernelTests: XCTestCase {
             for h in 0..<x.heads {
                 // the head's whole matrices (match_cost reads the boxes coordinate by coordinate, as label_pass left them)
                 var whole = [Double](repeating: .nan, count: T * Q)
-                x.logits[h].withUnsafeBufferPointer { logits in
-                    pass.byCoordinate.withUnsafeBufferPointer { columns in
-                        dino_match_cost(Int64(T), Int64(Q), logits.baseAddress, x.logitsStride[h], Int64(x.classes),
-                                        columns.baseAddress! + h * x.batch * 4 * Q, x.targetImage, x.labels, x.targetBoxes,
-                                        alpha, 2, 5, 2, &whole)
-                    }
-                }
+                dino_match_cost(Int64(T), Int64(Q), x.logits[h], x.logitsStride[h], Int64(x.classes), columns(x, h), x.targetImage, x.labels,
+                                x.targetBoxes, alpha, 2, 5, 2, &whole)
                 let entries = (0..<400).map { _ in (random.int(T), random.int(Q)) }
                 var exact = [Double](repeating: .nan, count: entries.count)
                 withPointers(x.logits) { logits in
@@ -211,8 +209,10 @@ final class MatchingKernelTests: XCTestCase {
                 }
                 // every bound at most its exact cost
                 var value = [Float](repeating: .nan, count: x.heads * T * 5), index = [Int32](repeating: -2, count: x.heads * T * 5)
-                dino_match_bound(Int64(x.heads), Int64(T), Int64(labels.classes.count), Int64(Q), Int64(x.batch), pass.bounds, pass.byCoordinate,
-                                 x.targetImage, labels.targetLabel, x.targetBoxes, 2, 5, 2, &value, &index)
+                withPointers(x.boxes) { boxes in
+                    dino_match_bound(Int64(x.heads), Int64(T), Int64(labels.classes.count), Int64(Q), pass.classLogits, boxes, x.boxesStride,
+                                     x.targetImage, labels.targetLabel, x.targetBoxes, alpha, 2, 5, 2, &value, &index)
+                }
                 for t in 0..<T { for k in 0..<5 {
                     let row = (h * T + t) * 5 + k
                     XCTAssertLessThanOrEqual(Double(value[row]), whole[t * Q + Int(index[row])] + 1e-6, "head \(h), target \(t)")
