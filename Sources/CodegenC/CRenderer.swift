@@ -17,6 +17,7 @@ struct CRenderer {
     private var userScope: [Int]
     private var reachable: Set<Int> = []
     private var declaredEnds: Set<String> = []
+    private var emittedMaps: Set<Int> = []
 
     init(program: Program, outputs: [OutputValue]) {
         self.program = program
@@ -62,7 +63,7 @@ struct CRenderer {
         outputs.flatMap { value -> [Int] in
             switch value {
             case .value(let id): return [id]
-            case .map(let g): return program.groups[g].members
+            case .map(let g, _): return program.groups[g].members
             }
         }
     }
@@ -72,7 +73,7 @@ struct CRenderer {
         for value in outputs {
             switch value {
             case .value(let id): noteUse(id, scope: 1)
-            case .map(let g): for m in program.groups[g].members { noteUse(m, scope: innermostLoop(ofGroup: g)) }
+            case .map(let g, _): for m in program.groups[g].members { noteUse(m, scope: innermostLoop(ofGroup: g)) }
             }
         }
         for g in program.groups.indices { for loop in program.groups[g].loops { stack.append(program.loops[loop].extent) } }
@@ -673,10 +674,16 @@ struct CRenderer {
                 prepare(id)
                 if !doc.isEmpty { line("/* \(doc) */") }
                 line("\(n)[row] = (\(cType(t)))\(operand(id, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
-            case (.map(let n, let t, _, _, let doc), .map(let g)):
+            case (.map(let n, _, _, _, let doc), .map(let g, _)):
+                // the loop of every map over these axes, written with the first of them
+                if emittedMaps.contains(g) { continue }
+                emittedMaps.insert(g)
                 let group = program.groups[g]
-                let member = group.members[0]
-                line(groupTitle(g) + (doc.isEmpty ? "" : " /* \(doc) */"))
+                let stores = zip(kernel.outputs, outputs).compactMap { o, v -> (String, ElementType, Int)? in
+                    if case .map(let name, let type, _, _, _) = o, case .map(g, let value) = v { return (name, type, value) }
+                    return nil
+                }
+                line(groupTitle(g) + (stores.count == 1 ? (doc.isEmpty ? "" : " /* \(doc) */") : " /* " + stores.map(\.0).joined(separator: ", ") + " */"))
                 var index = "row"
                 for loop in group.loops {
                     let l = program.loops[loop]
@@ -684,11 +691,13 @@ struct CRenderer {
                 }
                 index = index.replacingOccurrences(of: "(row)", with: "row")
                 outputLanes = kernel.schedule.outputLanes[n]
-                emitLoops(group.loops, roots: [member], innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
-                    r.line("\(n)[\(index)] = (\(r.cType(t)))\(r.operand(member, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                emitLoops(group.loops, roots: group.members, innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
+                    for (name, type, value) in stores {
+                        r.line("\(name)[\(index)] = (\(r.cType(type)))\(r.operand(value, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                    }
                 }
                 outputLanes = nil
-            case (.store(let n, let t, _, _, _, let doc), .map(let g)):
+            case (.store(let n, let t, _, _, _, let doc), .map(let g, _)):
                 let group = program.groups[g]
                 let (value, position) = (group.members[0], group.members[1])
                 line(groupTitle(g) + (doc.isEmpty ? "" : " /* \(doc) */"))
@@ -698,7 +707,7 @@ struct CRenderer {
                     r.line("\(n)[\(at)] = (\(r.cType(t)))\(r.operand(value, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
                 }
                 outputLanes = nil
-            case (.smallest(let n, let count, _, _, let doc), .map(let g)):
+            case (.smallest(let n, let count, _, _, let doc), .map(let g, _)):
                 // every value into a row buffer (one vector pass), then the selection (dg_smallest_f32)
                 let group = program.groups[g]
                 let member = group.members[0]

@@ -4,8 +4,8 @@ import LossDSL
 public enum OutputValue: Sendable {
     /// A row-level operation (for `.total` and `.perRow`).
     case value(Int)
-    /// A map output: the loop group that writes it.
-    case map(group: Int)
+    /// A map output: the loop group that writes it (maps over the same axes share one), and its value.
+    case map(group: Int, value: Int)
 }
 
 /// Lowers a kernel's expression graph to a ``Program``.
@@ -18,6 +18,7 @@ public struct Lowering {
     private var program: Program
     private var table: [Op: Int] = [:]
     private var sumGroups: [String: Int] = [:]
+    private var mapGroups: [String: Int] = [:]
     private var usedVariables: Set<String> = ["row", "block", "row_end", "rows", "blocks"]
     /// Output values, in kernel output order.
     public private(set) var outputs: [OutputValue] = []
@@ -53,12 +54,27 @@ public struct Lowering {
             case .total(_, let e, _), .perRow(_, _, let e, _):
                 outputs.append(.value(lower(e, context)))
             case .map(_, _, let axes, let e, _):
-                outputs.append(.map(group: mapGroup(axes, [e], context)))
+                // maps over the same axes are written in one loop nest
+                let key = axes.map { "\($0.name):\($0.extent)" }.joined(separator: ",")
+                if let g = mapGroups[key] {
+                    var inner = context
+                    for (axis, loop) in zip(axes, program.groups[g].loops) { inner.loops[axis.name] = loop }
+                    inner.enclosing = program.groups[g].loops.last ?? 1
+                    let value = lower(e, inner)
+                    program.groups[g].members.append(value)
+                    outputs.append(.map(group: g, value: value))
+                } else {
+                    let g = mapGroup(axes, [e], context)
+                    mapGroups[key] = g
+                    outputs.append(.map(group: g, value: program.groups[g].members[0]))
+                }
             case .store(_, _, let axes, let index, let e, _):
                 // members: the value, then the position it goes to
-                outputs.append(.map(group: mapGroup(axes, [e, index], context)))
+                let g = mapGroup(axes, [e, index], context)
+                outputs.append(.map(group: g, value: program.groups[g].members[0]))
             case .smallest(_, _, let axis, let e, _):
-                outputs.append(.map(group: mapGroup([axis], [e], context)))
+                let g = mapGroup([axis], [e], context)
+                outputs.append(.map(group: g, value: program.groups[g].members[0]))
             }
         }
     }

@@ -84,15 +84,25 @@ struct LossFunctions {
     /// (one `pair_losses` call), and, for the list's first head (the final one), how many have the right
     /// top class (`class_hits`).
     func pairSums(_ list: HeadList, _ pairs: [Pairs]) -> [PairSums] {
+        let count = pairs.reduce(0) { $0 + $1.count }
         var head: [Int64] = [], image: [Int64] = [], query: [Int64] = [], target: [Int64] = [], labelsQuery: [UInt8] = []
+        head.reserveCapacity(count)
+        image.reserveCapacity(count)
+        query.reserveCapacity(count)
+        target.reserveCapacity(count)
         for (h, p) in pairs.enumerated() {
-            head += Array(repeating: Int64(h), count: p.count)
+            head.append(contentsOf: repeatElement(Int64(h), count: p.count))
             image += p.image
             query += p.query
             target += p.target
-            labelsQuery += p.labelsQuery(batch: list.batch, queries: list.heads[h].logits.queries)
         }
-        let count = head.count
+        // Only the minsum matcher pairs a query twice (the denoising pairs and a one-to-one matching never do).
+        if options.matcher == .minsum {
+            labelsQuery.reserveCapacity(count)
+            for (h, p) in pairs.enumerated() { labelsQuery += p.labelsQuery(batch: list.batch, queries: list.heads[h].logits.queries) }
+        } else {
+            labelsQuery = [UInt8](repeating: 1, count: count)
+        }
         var sums = [PairSums](repeating: PairSums(), count: pairs.count)
         guard count > 0 else { return sums }
         var focal = [Double](repeating: 0, count: count), l1 = focal, xy = focal, hw = focal, giou = focal

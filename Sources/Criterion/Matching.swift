@@ -8,7 +8,8 @@ import Foundation
 /// **Bounded** (the Hungarian matcher with γ = 2, α in [0, 1] and non-negative cost weights, DINO's
 /// settings): `label_pass` has gathered the logit of every head, image label and query; `match_bound`
 /// bounds every matching cost from below with them (``focalMatchingCostLowerBound(logit:alpha:)`` for
-/// the class term, the box terms exact) and keeps, per target, the queries of the five smallest; `match_cost_entries` computes the exact costs of the first four. Each
+/// the class term, the box terms exact, from the query boxes `query_boxes` has laid out part by part)
+/// and keeps, per target, the queries of the five smallest; `match_cost_entries` computes the exact costs of the first four. Each
 /// image's problem is then solved on those lists (``AssignmentSolver/solve(candidates:)``), with the
 /// fifth bound as a lower bound of every cost left out: where the solver proves the assignment optimal
 /// for the whole matrix, no whole matrix is computed; elsewhere the image's matrix is (`match_cost`) and
@@ -37,8 +38,20 @@ struct Matcher {
         guard T > 0, Q > 0 else { return (0..<H).map { _ in Array(repeating: ([], []), count: B) } }
         // the smallest bounds of every (head, target) row, and the exact costs of the first k
         var value = [Float](repeating: 0, count: H * T * width), index = [Int32](repeating: -1, count: H * T * width)
-        dino_match_bound(Int64(H), Int64(T), Int64(labels.total), Int64(Q), classLogits, list.boxes, list.boxesStride, targets.image,
-                         labels.targetLabel, targets.boxes, o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &value, &index)
+        // each query's box, part by part (cx, cy, w, h, x0, y0, x1, y1, area), then the bounds
+        let n = H * B * Q
+        let parts = [Float](unsafeUninitializedCapacity: 9 * n) { p, initialized in
+            let b = p.baseAddress!
+            dino_query_boxes(Int64(H), Int64(B), Int64(Q), list.boxes, list.boxesStride, b, b + n, b + 2 * n, b + 3 * n, b + 4 * n,
+                             b + 5 * n, b + 6 * n, b + 7 * n, b + 8 * n)
+            initialized = 9 * n
+        }
+        parts.withUnsafeBufferPointer { p in
+            let b = p.baseAddress!
+            dino_match_bound(Int64(H), Int64(T), Int64(labels.total), Int64(Q), Int64(B), classLogits, b, b + n, b + 2 * n, b + 3 * n,
+                             b + 4 * n, b + 5 * n, b + 6 * n, b + 7 * n, b + 8 * n, targets.image, labels.targetLabel, targets.boxes,
+                             o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &value, &index)
+        }
         let listed = Q > width   // with Q ≤ 5 queries every image's matrix is small: solve it whole
         var entryHead: [Int64] = [], entryTarget: [Int64] = [], entryQuery: [Int64] = []
         if listed {

@@ -7,6 +7,7 @@ import LossDSL
 /// |---|---|
 /// | `label_pass` | per segment of a matched head: the focal label loss with no positives, the queries whose top class is not the last, the logits of the image's labels |
 /// | `label_loss` | the same for denoising heads (or any head the matcher runs the exact path for): focal loss and top classes |
+/// | `query_boxes` | each query's predicted box, part by part (cx, cy, w, h, corners, area) |
 /// | `match_bound` | per target: a lower bound of its matching cost with every query, and the queries of the smallest |
 /// | `match_cost_entries` | HungarianMatcher's exact cost of listed (head, target, query) entries |
 /// | `match_cost` | HungarianMatcher's whole cost matrices of one head: focal class + L1 + GIoU costs |
@@ -18,7 +19,7 @@ import LossDSL
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
-        [labelPass(gamma: nil), labelLoss(gamma: nil), labelLoss(gamma: "gamma"), matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
+        [labelPass(gamma: nil), labelLoss(gamma: nil), labelLoss(gamma: "gamma"), queryBoxes, matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
          matchCost(gamma: nil), matchCost(gamma: "gamma"), pairLosses(gamma: nil), pairLosses(gamma: "gamma"), classHits,
          maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor, matchingClassCost, matchingClassBound]
     }
@@ -114,25 +115,48 @@ public enum DINOKernels {
             schedule: Schedule(blockRows: 1))
     }
 
+    /// What `match_bound` reads of each query's predicted box, per head and image: cx, cy, w, h and the
+    /// corners and area of xyxy, each Q in a row (computed once per query instead of once per target).
+    static let queryBoxParts = ["cx", "cy", "w", "h", "x0", "y0", "x1", "y1", "area"]
+
+    /// The predicted boxes of a list of heads, part by part (`queryBoxParts`) as `match_bound` reads them.
+    public static var queryBoxes: Kernel {
+        let h = Axis("h", H), b = Axis("b", B), q = Axis("q", Q)
+        let box = predictedBox(h.i, b.i, q.i), corners = box.xyxy
+        let values = [box.cx, box.cy, box.w, box.h, corners.x0, corners.y0, corners.x1, corners.y1, corners.area]
+        return Kernel(
+            name: "query_boxes",
+            doc: "The predicted boxes of every head and image, part by part: cx, cy, w, h, x0, y0, x1, y1 and the area.",
+            rows: [h, b], inputs: [headBoxes, headBoxesStride],
+            outputs: zip(queryBoxParts, values).map { .map(name: "box_" + $0, .float32, over: [q], $1, doc: "[H × B × Q]") },
+            schedule: Schedule(blockRows: 1))
+    }
+
     /// For every target of every matched head, a lower bound of its matching cost with each query of its
     /// image — the cost of DESIGN §2 with the class term replaced by ``focalMatchingCostLowerBound(logit:alpha:)``
-    /// of the logits `label_pass` has gathered, the box terms exact — and the `boundedCandidates` queries of the smallest
-    /// bounds. The solver takes the exact costs of the first four (`match_cost_entries`) and the fifth
-    /// bound as a bound of every cost left out: no whole cost matrix is needed where that proves the
-    /// assignment optimal.
+    /// of the logits `label_pass` has gathered, the box terms exact (from `query_boxes`) — and the
+    /// `boundedCandidates` queries of the smallest bounds. The solver takes the exact costs of the first four
+    /// (`match_cost_entries`) and the fifth bound as a bound of every cost left out: no whole cost matrix is
+    /// needed where that proves the assignment optimal.
     public static var matchBound: Kernel {
         let h = Axis("h", H), t = Axis("t", T), q = Axis("q", Q)
         let classLogits = Tensor("class_logits", .float32, [H, J, Q], doc: "label_pass's logits of each head, image label and query")
+        let parts = queryBoxParts.map { Tensor("box_" + $0, .float32, [H, B, Q], doc: "query_boxes's " + $0) }
         let targetImage = Tensor("target_image", .int64, [T], doc: "image of each target")
         let targetLabel = Tensor("target_label", .int64, [T], doc: "each target's entry in its image's label list (an index into J)")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
         let image = targetImage[t.i]
+        let part = parts.map { $0[h.i, image, q.i] }
+        let predicted = BoxCXCYWH(part[0], part[1], part[2], part[3])
+        let corners = BoxXYXY(part[4], part[5], part[6], part[7], area: part[8])
+        let target = BoxCXCYWH(targetBoxes, t.i)
         let classBound = focalMatchingCostLowerBound(logit: classLogits[h.i, targetLabel[t.i], q.i], alpha: alpha)
-        let bound = matchingCost(classCost: classBound, predicted: predictedBox(h.i, image, q.i), target: BoxCXCYWH(targetBoxes, t.i))
+        let bound = parameter("cost_class") * classBound + parameter("cost_bbox") * l1(predicted, target)
+            - parameter("cost_giou") * giou(corners, target.xyxy)
         return Kernel(
             name: "match_bound",
             doc: "Lower bounds of the matching costs of every head's targets against their image's queries, and the queries of the smallest.",
-            rows: [h, t], inputs: [classLogits, headBoxes, headBoxesStride, targetImage, targetLabel, targetBoxes],
+            rows: [h, t], inputs: [classLogits] + parts + [targetImage, targetLabel, targetBoxes],
             parameters: ["alpha", "cost_class", "cost_bbox", "cost_giou"],
             outputs: [.smallest(name: "candidates", count: boundedCandidates, over: q, bound.named("matching cost bound"),
                                 doc: "the queries of the smallest bounds of C[h, t, q]")],

@@ -19,10 +19,16 @@ public struct BoxCXCYWH: Sendable {
 public struct BoxXYXY: Sendable {
     /// Corners.
     public var x0, y0, x1, y1: Expr
+    private var knownArea: Expr?
     /// A box from its corners.
     public init(_ x0: Expr, _ y0: Expr, _ x1: Expr, _ y1: Expr) { self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1 }
+    /// A box from its corners and its area (x1 − x0)·(y1 − y0), computed elsewhere (once per box, say).
+    public init(_ x0: Expr, _ y0: Expr, _ x1: Expr, _ y1: Expr, area: Expr) {
+        self.init(x0, y0, x1, y1)
+        knownArea = area
+    }
     /// (x1 − x0)·(y1 − y0).
-    public var area: Expr { (x1 - x0) * (y1 - y0) }
+    public var area: Expr { knownArea ?? (x1 - x0) * (y1 - y0) }
 }
 
 /// Area of the overlap of two boxes (0 when apart).

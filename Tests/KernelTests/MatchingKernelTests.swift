@@ -89,6 +89,31 @@ final class MatchingKernelTests: XCTestCase {
         return bound
     }
 
+    /// match_bound on a batch: query_boxes first, then the bounds; (values, indices), five per (head, target).
+    func runMatchBound(_ x: Batch, classLogits: [Float], targetLabel: [Int64], labels J: Int) -> ([Float], [Int32]) {
+        let n = x.heads * x.batch * x.queries, T = x.total, width = DINOKernels.boundedCandidates
+        var parts = [Float](repeating: .nan, count: 9 * n)
+        var value = [Float](repeating: .nan, count: x.heads * T * width), index = [Int32](repeating: -2, count: x.heads * T * width)
+        withPointers(x.boxes) { boxes in
+            parts.withUnsafeMutableBufferPointer { p in
+                let b = p.baseAddress!
+                dino_query_boxes(Int64(x.heads), Int64(x.batch), Int64(x.queries), boxes, x.boxesStride, b, b + n, b + 2 * n, b + 3 * n,
+                                 b + 4 * n, b + 5 * n, b + 6 * n, b + 7 * n, b + 8 * n)
+                dino_match_bound(Int64(x.heads), Int64(T), Int64(J), Int64(x.queries), Int64(x.batch), classLogits, b, b + n, b + 2 * n,
+                                 b + 3 * n, b + 4 * n, b + 5 * n, b + 6 * n, b + 7 * n, b + 8 * n, x.targetImage, targetLabel,
+                                 x.targetBoxes, alpha, 2, 5, 2, &value, &index)
+            }
+        }
+        // the parts are the boxes: cx, cy, w, h, and the corners and area as xyxy gives them
+        for h in 0..<x.heads { for b in 0..<x.batch { for q in 0..<x.queries {
+            let box = x.box(h, b, q), at = (h * x.batch + b) * x.queries + q
+            for k in 0..<4 { XCTAssertEqual(parts[k * n + at], box[k]) }
+            let x0 = box[0] - 0.5 * box[2], x1 = box[0] + 0.5 * box[2], y0 = box[1] - 0.5 * box[3], y1 = box[1] + 0.5 * box[3]
+            XCTAssertEqual(Double(parts[8 * n + at]), Double((x1 - x0) * (y1 - y0)), accuracy: 1e-6)
+        } } }
+        return (value, index)
+    }
+
     /// Head h's boxes image by image, coordinate by coordinate, as match_cost reads them.
     func columns(_ x: Batch, _ h: Int) -> [Float] {
         (0..<x.batch).flatMap { b in (0..<4).flatMap { k in (0..<x.queries).map { x.box(h, b, $0)[k] } } }
@@ -144,11 +169,7 @@ final class MatchingKernelTests: XCTestCase {
                 var classLogits = pass.classLogits
                 for j in 0..<J { for q in 0..<Swift.min(queries, 9) { classLogits[j * queries + q] = classLogits[j * queries] } }
                 let bounds = classBound(classLogits)
-                var value = [Float](repeating: .nan, count: heads * T * width), index = [Int32](repeating: -2, count: heads * T * width)
-                withPointers(x.boxes) { boxes in
-                    dino_match_bound(Int64(heads), Int64(T), Int64(J), Int64(queries), classLogits, boxes, x.boxesStride, x.targetImage,
-                                     labels.targetLabel, x.targetBoxes, alpha, 2, 5, 2, &value, &index)
-                }
+                let (value, index) = runMatchBound(x, classLogits: classLogits, targetLabel: labels.targetLabel, labels: J)
                 for h in 0..<heads { for t in 0..<T {
                     let b = Int(x.targetImage[t])
                     let reference = (0..<queries).map { q -> Double in
@@ -208,11 +229,7 @@ final class MatchingKernelTests: XCTestCase {
                     XCTAssertEqual(exact[k], whole[t * Q + q], "head \(h), target \(t), query \(q)")
                 }
                 // every bound at most its exact cost
-                var value = [Float](repeating: .nan, count: x.heads * T * 5), index = [Int32](repeating: -2, count: x.heads * T * 5)
-                withPointers(x.boxes) { boxes in
-                    dino_match_bound(Int64(x.heads), Int64(T), Int64(labels.classes.count), Int64(Q), pass.classLogits, boxes, x.boxesStride,
-                                     x.targetImage, labels.targetLabel, x.targetBoxes, alpha, 2, 5, 2, &value, &index)
-                }
+                let (value, index) = runMatchBound(x, classLogits: pass.classLogits, targetLabel: labels.targetLabel, labels: labels.classes.count)
                 for t in 0..<T { for k in 0..<5 {
                     let row = (h * T + t) * 5 + k
                     XCTAssertLessThanOrEqual(Double(value[row]), whole[t * Q + Int(index[row])] + 1e-6, "head \(h), target \(t)")
