@@ -11,11 +11,13 @@ linear_sum_assignment included, the file load excluded on both sides), then chec
   2 threads vs 1 thread on FILE                   ≥ 1.7× faster
   peak RSS of `dino-gen eval FILE`                ≤ 2 × file size + 30 MB
 
-Every time is a median over --repeat runs after --warmup runs. FILE defaults to the W0 case,
+Every time is a median over --repeat runs after --warmup runs, measured again in each of --rounds rounds;
+each ratio is the median of the rounds' ratios, its two sides measured next to each other (dino-gen's
+criterion and floor alternate run by run inside one process). FILE defaults to the W0 case,
 ../shared/conformance/coco_b2.safetensors next to the repository when present, else the example batch
 of `dino-gen eval --write-example`. Without torch (or scipy) the PyTorch rows are skipped with a message.
 
-usage: bench/compare.py [FILE] [--binary .build/release/dino-gen] [--repeat 20] [--warmup 3] [--json]
+usage: bench/compare.py [FILE] [--binary .build/release/dino-gen] [--repeat 20] [--warmup 3] [--rounds 3] [--json]
 Exit status: 0 when everything was measured (targets met or not; with --strict, 1 when one is not met),
 1 when dino-gen failed, 2 on a usage error.
 """
@@ -141,44 +143,76 @@ def measure(args, tmp):
     result['memory'] = {'peak_rss_bytes': rss, 'limit_bytes': limit}
 
     skip = torch_status() if not args.no_torch else 'not requested (--no-torch)'
-    result['dino_gen'], result['torch'] = {}, {}
-    for t in args.threads:
-        result['dino_gen'][t] = dino_gen_bench(binary, path, t, args.repeat, args.warmup)
-        if skip is None:
-            answer = torch_time(path, t, args.repeat, args.warmup, args.torch_grad)
-            if isinstance(answer, str):
-                skip = answer
-            else:
-                result['torch'][t] = answer
-    result['torch_skipped'] = skip
-    if skip is not None:
-        result['torch'] = {}
-
-    # scaling: the example batch at B = 2 and B = 16 (the same targets per image)
-    result['scaling'] = {}
     small = write_example(binary, os.path.join(tmp, 'example_b2.safetensors'), 2)
     large = write_example(binary, os.path.join(tmp, 'example_b16.safetensors'), 16)
+
+    # Rounds: every figure a ratio is made of is measured again in each round, its two sides next to each
+    # other, and each ratio is the median over the rounds of that round's ratio. On a shared machine the
+    # speed drifts by tens of percent from one minute to the next; a ratio of two figures taken minutes
+    # apart would measure the drift.
+    rounds = []
+    for _ in range(args.rounds):
+        r = {'dino_gen': {}, 'torch': {}, 'scaling': {}}
+        for t in args.threads:
+            r['dino_gen'][t] = dino_gen_bench(binary, path, t, args.repeat, args.warmup)
+            if skip is None:
+                answer = torch_time(path, t, args.repeat, args.warmup, args.torch_grad)
+                if isinstance(answer, str):
+                    skip = answer
+                else:
+                    r['torch'][t] = answer
+        for t in args.threads:
+            s2 = dino_gen_bench(binary, small, t, args.repeat, args.warmup)['stages']['criterion']
+            s16 = dino_gen_bench(binary, large, t, args.repeat, args.warmup)['stages']['criterion']
+            r['scaling'][t] = {'batch_2': s2, 'batch_16': s16, 'ratio': s16 / s2}
+        rounds.append(r)
+    result['rounds'] = rounds
+    result['torch_skipped'] = skip
+
+    def median(values):
+        values = sorted(values)
+        n = len(values)
+        return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+    # the tables show each figure's median over the rounds
+    result['dino_gen'] = {}
     for t in args.threads:
-        s = dino_gen_bench(binary, small, t, args.repeat, args.warmup)['stages']['criterion']
-        l = dino_gen_bench(binary, large, t, args.repeat, args.warmup)['stages']['criterion']
-        result['scaling'][t] = {'batch_2': s, 'batch_16': l, 'ratio': l / s}
+        first = rounds[0]['dino_gen'][t]
+        stages = {name: median([r['dino_gen'][t]['stages'][name] for r in rounds if name in r['dino_gen'][t]['stages']])
+                  for name in first['stages']}
+        result['dino_gen'][t] = dict(first, stages=stages, floor=median([r['dino_gen'][t]['floor'] for r in rounds]))
+    result['torch'] = {}
+    if skip is None:
+        for t in args.threads:
+            first = rounds[0]['torch'][t]
+            result['torch'][t] = dict(first, median_seconds=median([r['torch'][t]['median_seconds'] for r in rounds]),
+                                      min_seconds=min(r['torch'][t]['min_seconds'] for r in rounds),
+                                      scipy_median_seconds=median([r['torch'][t]['scipy_median_seconds'] for r in rounds]))
+    result['scaling'] = {t: {key: median([r['scaling'][t][key] for r in rounds]) for key in ('batch_2', 'batch_16', 'ratio')}
+                         for t in args.threads}
+
+    def ratio(name, label, per_round, bound=None, op=None):
+        values = [per_round(r) for r in rounds]
+        if any(v is None for v in values):
+            return target(name, label, None, bound, op)
+        x = target(name, label, median(values), bound, op)
+        x['rounds'] = values
+        return x
 
     targets = []
     for t in args.threads:
-        dg = result['dino_gen'][t]['stages']['criterion']
-        peer = result['torch'].get(t)
-        targets.append(target('speedup_vs_torch', f'PyTorch / dino-gen, {t} thread{"s" * (t != 1)}',
-                              peer['median_seconds'] / dg if peer else None))
+        targets.append(ratio('speedup_vs_torch', f'PyTorch / dino-gen, {t} thread{"s" * (t != 1)}',
+                             lambda r, t=t: r['torch'][t]['median_seconds'] / r['dino_gen'][t]['stages']['criterion']
+                             if t in r['torch'] else None))
     for t in args.threads:
-        r = result['dino_gen'][t]
-        targets.append(target('criterion_over_floor', f'criterion / floor, {t} thread{"s" * (t != 1)}',
-                              r['stages']['criterion'] / r['floor']))
+        targets.append(ratio('criterion_over_floor', f'criterion / floor, {t} thread{"s" * (t != 1)}',
+                             lambda r, t=t: r['dino_gen'][t]['stages']['criterion'] / r['dino_gen'][t]['floor']))
     for t in args.threads:
-        targets.append(target('batch16_over_batch2', f'time B=16 / B=2, {t} thread{"s" * (t != 1)}',
-                              result['scaling'][t]['ratio']))
+        targets.append(ratio('batch16_over_batch2', f'time B=16 / B=2, {t} thread{"s" * (t != 1)}',
+                             lambda r, t=t: r['scaling'][t]['ratio']))
     if 1 in args.threads and 2 in args.threads:
-        targets.append(target('two_threads_speedup', '2 threads vs 1, dino-gen criterion',
-                              result['dino_gen'][1]['stages']['criterion'] / result['dino_gen'][2]['stages']['criterion']))
+        targets.append(ratio('two_threads_speedup', '2 threads vs 1, dino-gen criterion',
+                             lambda r: r['dino_gen'][1]['stages']['criterion'] / r['dino_gen'][2]['stages']['criterion']))
     targets.append(target('peak_rss', 'peak RSS of dino-gen eval (MB)', rss / MB, limit / MB, '<='))
     result['targets'] = targets
     return result
@@ -193,7 +227,8 @@ def report(result):
     threads = result['threads']
     first = result['dino_gen'][threads[0]]
     lines.append(f'{result["input"]}: batch {first.get("batch", "?")}, {result["file_bytes"] / MB:.1f} MB; '
-                 f'medians of {result["repeat"]} runs after {result["warmup"]} warm-up runs; '
+                 f'medians of {result["repeat"]} runs after {result["warmup"]} warm-up runs, in each of {len(result["rounds"])} rounds '
+                 f'(figures: the median over the rounds; a ratio: the median of the rounds\' ratios); '
                  f'{result["cpus"]} CPUs, load average {result["load_average"]:.2f} at the start')
     if result['load_average'] > 0.5:
         lines.append(f'warning: other processes use the CPUs (load average {result["load_average"]:.2f}); '
@@ -228,7 +263,7 @@ def report(result):
         lines.append(f'{r[0]:<{width}}' + ''.join(f'  {v:>{w}}' for v, w in zip(r[1:], cols)))
     lines.append('')
     width = max(len(x['label']) for x in result['targets'])
-    lines.append(f'{"target":<{width}}  {"measured":>9}  {"target":>10}  result')
+    lines.append(f'{"target":<{width}}  {"measured":>9}  {"target":>10}  result      rounds')
     met = unmet = 0
     for x in result['targets']:
         if x['value'] is None:
@@ -239,7 +274,8 @@ def report(result):
             met += bool(x['met'])
             unmet += not x['met']
         bound = f'{"≥" if x["op"] == ">=" else "≤"} {x["bound"]:.2f}'
-        lines.append(f'{x["label"]:<{width}}  {value:>9}  {bound:>10}  {verdict}')
+        spread = ' '.join(f'{v:.2f}' for v in x.get('rounds', []))
+        lines.append(f'{x["label"]:<{width}}  {value:>9}  {bound:>10}  {verdict:<10}  {spread}')
     lines.append(f'{met} targets met, {unmet} not met' + (', PyTorch skipped' if result['torch_skipped'] else ''))
     return '\n'.join(lines)
 
@@ -252,6 +288,7 @@ def main(argv=None):
                     help='the dino-gen executable (default: .build/release/dino-gen of this checkout)')
     ap.add_argument('--repeat', type=int, default=20, help='timed runs per figure (medians are reported)')
     ap.add_argument('--warmup', type=int, default=3, help='untimed runs before timing')
+    ap.add_argument('--rounds', type=int, default=3, help='rounds of every measurement (ratios are medians over them)')
     ap.add_argument('--threads', default='1,2', help='comma-separated thread counts (default 1,2)')
     ap.add_argument('--no-torch', action='store_true', help='measure dino-gen only')
     ap.add_argument('--torch-grad', action='store_true',
@@ -263,8 +300,8 @@ def main(argv=None):
         args.threads = sorted({int(t) for t in args.threads.split(',') if t.strip()})
     except ValueError:
         ap.error('--threads takes comma-separated integers, e.g. 1,2')
-    if args.repeat < 1 or args.warmup < 0 or not args.threads or min(args.threads) < 1:
-        ap.error('--repeat and every thread count must be at least 1, --warmup at least 0')
+    if args.repeat < 1 or args.warmup < 0 or args.rounds < 1 or not args.threads or min(args.threads) < 1:
+        ap.error('--repeat, --rounds and every thread count must be at least 1, --warmup at least 0')
     with tempfile.TemporaryDirectory(prefix='dino-gen-compare-') as tmp:
         try:
             result = measure(args, tmp)

@@ -90,14 +90,28 @@ public struct Criterion: Sendable {
                           normalizer: m, classError: classError)
         }
 
+        // The keys in upstream's order, and the weighted total as Σ value·weight over them in that order
+        // (keys without a weight add nothing): the weights follow from each head's kind (see `weight(of:)`).
         var dict: [(key: String, value: Double)] = []
-        func add(_ l: HeadLosses, suffix: String, order: Order) {
-            let boxKeys = [("loss_bbox", l.bbox), ("loss_giou", l.giou)]
-            let main = order == .ceFirst ? [("loss_ce", l.ce)] + boxKeys : boxKeys + [("loss_ce", l.ce)]
-            for (k, v) in main { dict.append((k + suffix, v)) }
+        dict.reserveCapacity(9 * (allHeads.count + 1))
+        var total = 0.0
+        let o = options
+        func add(_ l: HeadLosses, suffix: String, order: Order, kind: HeadKind = .layer) {
+            let (ce, box) = kind == .interm ? (o.intermLossCoef, o.noIntermBoxLoss ? 0 : o.intermLossCoef) : (1, 1)
+            let weighted = kind != .enc
+            let boxKeys = [("loss_bbox", l.bbox, o.bboxLossCoef * box), ("loss_giou", l.giou, o.giouLossCoef * box)]
+            let main = order == .ceFirst ? [("loss_ce", l.ce, o.clsLossCoef * ce)] + boxKeys : boxKeys + [("loss_ce", l.ce, o.clsLossCoef * ce)]
+            for (k, v, w) in main {
+                dict.append((k + suffix, v))
+                if weighted { total += v * w }
+            }
             if let e = l.classError { dict.insert(("class_error", e), at: dict.count - 2) }
             for (k, v) in [("loss_xy", l.xy), ("loss_hw", l.hw), ("cardinality_error", l.cardinality)] { dict.append((k + suffix, v)) }
-            if let mask = l.mask, let dice = l.dice { dict += [("loss_mask" + suffix, mask), ("loss_dice" + suffix, dice)] }
+            if let mask = l.mask, let dice = l.dice {
+                dict += [("loss_mask" + suffix, mask), ("loss_dice" + suffix, dice)]
+                total += mask * o.maskLossCoef
+                total += dice * o.diceLossCoef
+            }
         }
 
         func dnLosses(_ head: Head?) -> HeadLosses {
@@ -121,14 +135,13 @@ public struct Criterion: Sendable {
         }
         var next = 1 + input.aux.count
         if let interm = input.interm {
-            add(headLosses(interm, headPairs[next], normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst)
+            add(headLosses(interm, headPairs[next], normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst, kind: .interm)
             next += 1
         }
         for (j, head) in input.enc.enumerated() {
-            add(headLosses(head, headPairs[next + j], normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst)
+            add(headLosses(head, headPairs[next + j], normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst, kind: .enc)
         }
 
-        let total = dict.reduce(0.0) { $0 + $1.value * (weight(of: $1.key, auxLayers: input.aux.count) ?? 0) }
         // finite, validated inputs can still overflow float32 arithmetic when their values are huge
         if let bad = dict.first(where: { !$0.value.isFinite }) {
             throw CriterionError("\(bad.key) is not finite (\(bad.value)): the predictions' values are too large for float32 arithmetic")
@@ -142,6 +155,10 @@ public struct Criterion: Sendable {
     }
 
     private enum Order { case ceFirst, boxesFirst }
+
+    /// How a head's keys are weighted: decoder and denoising layers as the final one, the two-stage head
+    /// by `--interm-loss-coef` (its box terms 0 with `--no-interm-box-loss`), encoder heads not at all.
+    private enum HeadKind { case layer, interm, enc }
 
     /// The matching cost matrices of every matched head (final, aux…, interm, enc…) and image, in that
     /// order: the assignment problems `evaluate` solves, computed by the generated `match_cost` kernel.
