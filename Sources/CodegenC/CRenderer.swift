@@ -477,7 +477,7 @@ struct CRenderer {
             prepare(program.loops[loop].extent)
             let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
             let width = vectorWidth, block = "\(variable)_block"
-            line("int64_t \(name(member)) = 0;")
+            line("int \(name(member)) = 0;")
             line("for (int64_t \(block) = 0; \(block) < \(extent) && !\(name(member)); \(block) += \(width)) {")
             indent += 1
             let before = prepared

@@ -216,9 +216,9 @@ public enum DINOKernels {
     /// have a top class (first index on ties) other than the last one (C − 1): that holds exactly when
     /// some earlier class has a logit at least as large, a scan that usually stops after a class or two.
     static func segmentLosses(_ g: Segments, gamma: String?) -> [Output] {
-        let c = Axis("c", C)
         let last: Expr = C.expr - Expr.int(1)
-        let topIsNotLast = exists(over: c, (c.i < last) && (g.logit(query: g.r.i, c.i) >= g.logit(query: g.r.i, last)))
+        let c = Axis("c", .expression(last))   // the classes before the last
+        let topIsNotLast = exists(over: c, g.logit(query: g.r.i, c.i) >= g.logit(query: g.r.i, last))
             .named("an earlier class's logit at least the last one's")
         return [
             .perRow(name: "focal", .float64, sum(over: g.k, of: sigmoidFocalLoss(logit: g.logit(g.k.i), target: 0, alpha: alpha, gamma: gammaExpr(gamma))),
