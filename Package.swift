@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["GeneratedKernels", "DINOKernels", "CodegenC"]),
         .testTarget(name: "AssignmentTests", dependencies: ["Assignment", "Criterion"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CriterionTests", dependencies: ["Criterion", "TensorIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CriterionTests", dependencies: ["Criterion", "TensorIO", "Assignment"], resources: [.copy("Fixtures")]),
         // Runs the built dino-gen executable (the dependency makes SwiftPM build it first, with the same sanitizers).
         .testTarget(name: "CLITests", dependencies: ["dino-gen"], resources: [.copy("Fixtures")]),
     ],

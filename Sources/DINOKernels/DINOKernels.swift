@@ -62,11 +62,13 @@ public enum DINOKernels {
     }
 
     /// The matching cost of DESIGN §2 from its class term: w_class·class + w_bbox·L1 − w_giou·GIoU. The
-    /// exact costs and their lower bound share it, so that a bound of the class term bounds the cost.
-    static func matchingCost(classCost: Expr, predicted: BoxCXCYWH, target: BoxCXCYWH) -> Expr {
+    /// exact costs (`match_cost`, `match_cost_entries`) and their lower bound (`match_bound`) share it, so
+    /// that a bound of the class term bounds the cost; `corners` are the predicted box's xyxy where they
+    /// were computed beforehand (`query_boxes`).
+    static func matchingCost(classCost: Expr, predicted: BoxCXCYWH, corners: BoxXYXY? = nil, target: BoxCXCYWH) -> Expr {
         parameter("cost_class") * classCost
             + parameter("cost_bbox") * l1(predicted, target)
-            - parameter("cost_giou") * giou(predicted.xyxy, target.xyxy)
+            - parameter("cost_giou") * giou(corners ?? predicted.xyxy, target.xyxy)
     }
 
     /// A list of `count` items (pairs, entries) processed as rows of `itemsPerRow` consecutive items, each
@@ -151,8 +153,7 @@ public enum DINOKernels {
         let corners = BoxXYXY(part[4], part[5], part[6], part[7], area: part[8])
         let target = BoxCXCYWH(targetBoxes, t.i)
         let classBound = focalMatchingCostLowerBound(logit: classLogits[h.i, targetLabel[t.i], q.i], alpha: alpha)
-        let bound = parameter("cost_class") * classBound + parameter("cost_bbox") * l1(predicted, target)
-            - parameter("cost_giou") * giou(corners, target.xyxy)
+        let bound = matchingCost(classCost: classBound, predicted: predicted, corners: corners, target: target)
         return Kernel(
             name: "match_bound",
             doc: "Lower bounds of the matching costs of every head's targets against their image's queries, and the queries of the smallest.",
