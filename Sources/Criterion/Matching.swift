@@ -53,22 +53,26 @@ struct Matcher {
                              o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &value, &index)
         }
         let listed = Q > width   // with Q ≤ 5 queries every image's matrix is small: solve it whole
-        var entryHead: [Int64] = [], entryTarget: [Int64] = [], entryQuery: [Int64] = []
+        // the entries whose exact costs are the lists (row h·T + t's first k queries, in order), the lists'
+        // objects, and per row the fifth bound, less a margin that covers float32 rounding differences
+        // between the bounds' and the exact costs' kernels
+        let entries = listed ? H * T * k : 0
+        var entryHead = [Int64](repeating: 0, count: entries), entryTarget = entryHead, entryQuery = entryHead
+        var objects = [Int32](repeating: 0, count: entries), bounds = [Double](repeating: 0, count: listed ? H * T : 0)
         if listed {
-            entryHead.reserveCapacity(H * T * k)
-            entryTarget.reserveCapacity(H * T * k)
-            entryQuery.reserveCapacity(H * T * k)
-            for h in 0..<H {
-                for t in 0..<T {
-                    for c in 0..<k {
-                        entryHead.append(Int64(h))
-                        entryTarget.append(Int64(t))
-                        entryQuery.append(Int64(index[(h * T + t) * width + c]))
-                    }
+            for row in 0..<(H * T) {
+                for c in 0..<k {
+                    let e = row * k + c, q = index[row * width + c]
+                    entryHead[e] = Int64(row / T)
+                    entryTarget[e] = Int64(row % T)
+                    entryQuery[e] = Int64(q)
+                    objects[e] = q
                 }
+                let bound = Double(value[row * width + k])
+                bounds[row] = bound - 1e-6 * Swift.max(1, Swift.abs(bound))
             }
         }
-        var exact = [Double](repeating: 0, count: entryHead.count)
+        var exact = [Double](repeating: 0, count: entries)
         if listed {
             dino_match_cost_entries(Int64(entryHead.count), Int64(classes(list)), list.logits, list.logitsStride, list.boxes, list.boxesStride,
                                     entryHead, entryTarget, entryQuery, targets.image, targets.labels, targets.boxes,
@@ -88,17 +92,23 @@ struct Matcher {
             failures.deinitialize().deallocate()
             whole.deinitialize().deallocate()
         }
-        value.withUnsafeBufferPointer { value in
-            index.withUnsafeBufferPointer { index in
-                exact.withUnsafeBufferPointer { exact in
+        objects.withUnsafeBufferPointer { objects in
+            exact.withUnsafeBufferPointer { exact in
+                bounds.withUnsafeBufferPointer { bounds in
                     parallelFor(H * B) { p in
                         let (h, b) = (p / B, p % B)
-                        let n = targets.counts[b], first = targets.first[b]
+                        let n = targets.counts[b], first = h * T + targets.first[b]   // the image's first row
                         if n == 0 { return }
-                        if listed && n <= Q,
-                           let a = Self.solveListed(h: h, first: first, n: n, Q: Q, T: T, value: value, index: index, exact: exact) {
-                            results[p] = Self.byQuery(a)
-                            return
+                        if listed && n <= Q {
+                            // the image's targets are consecutive rows: their lists are one slice of each array
+                            let lists = CandidateLists(bidders: n, objects: Q, listLength: k,
+                                                       candidates: UnsafeBufferPointer(rebasing: objects[(first * k)..<((first + n) * k)]),
+                                                       costs: UnsafeBufferPointer(rebasing: exact[(first * k)..<((first + n) * k)]),
+                                                       bounds: UnsafeBufferPointer(rebasing: bounds[first..<(first + n)]))
+                            if let a = AssignmentSolver.solve(candidates: lists) {
+                                results[p] = Self.byQuery(a)
+                                return
+                            }
                         }
                         whole[p] = true
                         do {
@@ -120,28 +130,6 @@ struct Matcher {
     }
 
     private func classes(_ list: HeadList) -> Int { list.classes }
-
-    /// The assignment of image targets `first ..< first + n` of head `h` from their lists, or nil when
-    /// the lists do not prove it optimal. Bidder i is target first + i; its list is its first k queries
-    /// of `index`, their exact costs from `exact`, and the bound of the fifth, less a margin that covers
-    /// float32 rounding differences between the bounds' and the exact costs' kernels.
-    private static func solveListed(h: Int, first: Int, n: Int, Q: Int, T: Int, value: UnsafeBufferPointer<Float>,
-                                    index: UnsafeBufferPointer<Int32>, exact: UnsafeBufferPointer<Double>) -> Assignment? {
-        let width = DINOKernels.boundedCandidates, k = listLength
-        var objects = [Int32](repeating: 0, count: n * k), costs = [Double](repeating: 0, count: n * k)
-        var bounds = [Double](repeating: 0, count: n)
-        for i in 0..<n {
-            let row = h * T + first + i
-            for c in 0..<k {
-                objects[i * k + c] = index[row * width + c]
-                costs[i * k + c] = exact[row * k + c]
-            }
-            let bound = Double(value[row * width + k])
-            bounds[i] = bound - 1e-6 * Swift.max(1, Swift.abs(bound))
-        }
-        return AssignmentSolver.solve(candidates: CandidateLists(bidders: n, objects: Q, listLength: k,
-                                                                 candidates: objects, costs: costs, bounds: bounds))
-    }
 
     /// Image b's whole cost matrix of head h (`match_cost`), solved whole: rows are the image's targets
     /// (0-based), columns its queries.

@@ -5,11 +5,14 @@ public func binaryCrossEntropy(logit x: Expr, target y: Expr) -> Expr { softplus
 
 /// Sigmoid focal loss (Lin et al.) of one logit against a target in [0, 1]:
 /// α_t · (1 − p_t)^γ · BCE(x, y), with p = σ(x), p_t = p·y + (1−p)(1−y), α_t = α·y + (1−α)(1−y).
+///
+/// 1 − p_t is written as p·(1 − y) + (1 − p)·y, the same value: for the constant targets 0 and 1 it
+/// folds to p and 1 − p, where 1 − (1 − p) would cost two operations and, for small p, its precision.
 public func sigmoidFocalLoss(logit x: Expr, target y: Expr, alpha: Expr, gamma: Expr) -> Expr {
     let p = sigmoid(x)
-    let pt = p * y + (1 - p) * (1 - y)
+    let oneMinusPt = p * (1 - y) + (1 - p) * y
     let alphaT = alpha * y + (1 - alpha) * (1 - y)
-    return (alphaT * (1 - pt).pow(gamma) * binaryCrossEntropy(logit: x, target: y)).named("sigmoid focal loss")
+    return (alphaT * oneMinusPt.pow(gamma) * binaryCrossEntropy(logit: x, target: y)).named("sigmoid focal loss")
 }
 
 /// The focal classification cost of DINO's Hungarian matcher for one logit of the target's class:
