@@ -80,12 +80,17 @@ struct Eval: ParsableCommand {
     @Flag(help: "With --json: add every head's matching.") var indices = false
     @Option(help: "Write the built-in example batch to this .safetensors file and exit.") var writeExample: String?
     @Option(help: "With --write-example: the example's batch size (default 2).") var exampleBatch: Int = 2
+    @Option(help: "With --write-example: every image's number of targets (default: drawn from 0 … 29, image by image).")
+    var exampleTargets: Int?
     @OptionGroup var criterion: CriterionFlags
 
     mutating func run() throws {
         if let path = writeExample {
             guard exampleBatch >= 1 else { throw ValidationError("--example-batch must be at least 1") }
-            do { try CriterionInput.writeSynthetic(to: path, batch: exampleBatch) } catch { throw CommandFailure("\(error)") }
+            if let n = exampleTargets, n < 0 || n > 10_000 { throw ValidationError("--example-targets must be in 0 … 10000") }
+            do { try CriterionInput.writeSynthetic(to: path, batch: exampleBatch, targets: exampleTargets) } catch {
+                throw CommandFailure("\(error)")
+            }
             return
         }
         let engine = Criterion(options: criterion.options)

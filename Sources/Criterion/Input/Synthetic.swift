@@ -34,14 +34,14 @@ extension CriterionInput {
                               keepAlive: keepAlive)
     }
 
-    /// The tensors of `synthetic(batch:seed:)`, named as in the flattened layout (DESIGN §3).
-    public static func syntheticTensors(batch: Int = 2, seed: UInt64 = 0) -> [SafetensorsWriter.Entry] {
-        SyntheticBatch(batch: batch, seed: seed, targets: nil).tensors
+    /// The tensors of `synthetic(batch:seed:targets:)`, named as in the flattened layout (DESIGN §3).
+    public static func syntheticTensors(batch: Int = 2, seed: UInt64 = 0, targets: Int? = nil) -> [SafetensorsWriter.Entry] {
+        SyntheticBatch(batch: batch, seed: seed, targets: targets).tensors
     }
 
-    /// Writes `synthetic(batch:seed:)` as a `.safetensors` file; loading it gives the same batch.
-    public static func writeSynthetic(to path: String, batch: Int = 2, seed: UInt64 = 0) throws {
-        try SafetensorsWriter.write(syntheticTensors(batch: batch, seed: seed), to: path)
+    /// Writes `synthetic(batch:seed:targets:)` as a `.safetensors` file; loading it gives the same batch.
+    public static func writeSynthetic(to path: String, batch: Int = 2, seed: UInt64 = 0, targets: Int? = nil) throws {
+        try SafetensorsWriter.write(syntheticTensors(batch: batch, seed: seed, targets: targets), to: path)
     }
 }
 
