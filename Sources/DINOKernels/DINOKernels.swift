@@ -161,7 +161,8 @@ public enum DINOKernels {
             parameters: ["alpha", "cost_class", "cost_bbox", "cost_giou"],
             outputs: [.smallest(name: "candidates", count: boundedCandidates, over: q, bound.named("matching cost bound"),
                                 doc: "the queries of the smallest bounds of C[h, t, q]")],
-            schedule: Schedule(blockRows: 1))
+            // two vectors in flight: the bound and the box terms keep many values live, and four would spill
+            schedule: Schedule(blockRows: 1, interleave: 2))
     }
 
     /// HungarianMatcher's exact cost (as `match_cost` computes it) of listed entries: head, target, query.
