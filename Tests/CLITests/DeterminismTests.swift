@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// `dino-gen eval --json` prints the same bytes on every run and for every thread count: sums are
-/// accumulated per fixed block in double and the blocks added in a fixed order (DESIGN §6).
+/// accumulated per fixed block in double and the blocks added in a fixed order (DESIGN §6). The AVX2
+/// and AVX-512 rows of the kernels, compiled from one text, give the same bytes too.
 final class DeterminismTests: XCTestCase {
     private var folder: URL!
 
@@ -10,19 +11,22 @@ final class DeterminismTests: XCTestCase {
         folder = try temporaryFolder(self)
     }
 
-    /// Runs `eval --json --indices ARGS` with 1 and 2 threads, twice each; asserts all four outputs
-    /// are byte-identical and returns one (one line per input).
+    /// Runs `eval --json --indices ARGS` with 1 and 2 threads, twice each (the second time with the
+    /// kernels' AVX2 rows, DINO_GEN_ISA=avx2, where the CPU would run AVX-512 ones); asserts all four
+    /// outputs are byte-identical and returns one (one line per input).
     private func identicalOutputs(_ arguments: [String], line: UInt = #line) throws -> [String] {
         var outputs: [Data] = []
-        for threads in ["1", "2", "1", "2"] {
-            let run = try CLIRun.run(["eval", "--json", "--indices", "--threads", threads] + arguments, in: folder)
+        for (threads, isa) in [("1", nil), ("2", nil), ("1", "avx2"), ("2", "avx2")] {
+            let run = try CLIRun.run(["eval", "--json", "--indices", "--threads", threads] + arguments, in: folder,
+                                     environment: isa.map { ["DINO_GEN_ISA": $0] } ?? [:])
             XCTAssertEqual(run.status, 0, run.standardError, line: line)
             XCTAssertEqual(run.stderr.count, 0, run.standardError, line: line)
             outputs.append(run.stdout)
         }
         XCTAssertFalse(outputs[0].isEmpty, line: line)
         for (k, output) in outputs.enumerated().dropFirst() {
-            XCTAssertEqual(output, outputs[0], "run \(k + 1) (--threads \(k % 2 == 0 ? 1 : 2)) printed different bytes from run 1 (--threads 1)", line: line)
+            XCTAssertEqual(output, outputs[0], "run \(k + 1) (--threads \(k % 2 == 0 ? 1 : 2)\(k >= 2 ? ", AVX2" : "")) printed different bytes "
+                           + "from run 1 (--threads 1)", line: line)
         }
         return String(decoding: outputs[0], as: UTF8.self).split(separator: "\n").map(String.init)
     }
