@@ -9,8 +9,8 @@ import Foundation
 /// settings): `label_pass` has gathered the logit of every head, image label and query; `match_bound`
 /// bounds every matching cost from below with them (``focalMatchingCostLowerBound(logit:alpha:)`` for
 /// the class term, the box terms exact, from the query boxes `query_boxes` has laid out part by part)
-/// and keeps, per target, the queries of the five smallest; `match_cost_entries` computes the exact costs of the first four. Each
-/// image's problem is then solved on those lists (``AssignmentSolver/solve(candidates:)``), with the
+/// and keeps, per target, the queries of the five smallest; `match_cost_entries` computes the exact
+/// costs of the first four. Each image's problem is then solved on those lists (``AssignmentSolver/solve(candidates:)``), with the
 /// fifth bound as a lower bound of every cost left out: where the solver proves the assignment optimal
 /// for the whole matrix, no whole matrix is computed; elsewhere the image's matrix is (`match_cost`) and
 /// solved whole. **Exact** (any other setting): every head's whole cost matrices, then the solver.
@@ -74,7 +74,7 @@ struct Matcher {
         }
         var exact = [Double](repeating: 0, count: entries)
         if listed {
-            dino_match_cost_entries(Int64(entryHead.count), Int64(classes(list)), list.logits, list.logitsStride, list.boxes, list.boxesStride,
+            dino_match_cost_entries(Int64(entryHead.count), Int64(list.classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
                                     entryHead, entryTarget, entryQuery, targets.image, targets.labels, targets.boxes,
                                     o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &exact)
         }
@@ -128,8 +128,6 @@ struct Matcher {
         timer.lap("assignment")
         return (0..<H).map { h in Array(results[h * B..<(h + 1) * B]) }
     }
-
-    private func classes(_ list: HeadList) -> Int { list.classes }
 
     /// Image b's whole cost matrix of head h (`match_cost`), solved whole: rows are the image's targets
     /// (0-based), columns its queries.
