@@ -91,7 +91,7 @@ public struct Criterion: Sendable {
         }
 
         // The keys in upstream's order, and the weighted total as Σ value·weight over them in that order
-        // (keys without a weight add nothing): the weights follow from each head's kind (see `weight(of:)`).
+        // (keys without a weight add nothing): the weights follow from each head's kind (see `HeadKind`).
         var dict: [(key: String, value: Double)] = []
         dict.reserveCapacity(9 * (allHeads.count + 1))
         var total = 0.0
@@ -170,25 +170,5 @@ public struct Criterion: Sendable {
             let costs = matcher.costs(head)
             return (0..<input.batch).map { costs.matrix($0, matcher.targets) }
         }
-    }
-
-    /// The weight of a loss key (DESIGN §2 "Weighted total"), or nil for keys without one.
-    public func weight(of key: String, auxLayers: Int) -> Double? {
-        let o = options
-        if key == "loss_mask" { return o.maskLossCoef }
-        if key == "loss_dice" { return o.diceLossCoef }
-        for (name, w) in [("loss_ce", o.clsLossCoef), ("loss_bbox", o.bboxLossCoef), ("loss_giou", o.giouLossCoef)] where key.hasPrefix(name) {
-            // the head's suffix: "", "_dn", "_interm", "_i" or "_dn_i" for an auxiliary layer i
-            let suffix = key.utf8.dropFirst(name.utf8.count)
-            if suffix.isEmpty || suffix.elementsEqual("_dn".utf8) { return w }
-            if suffix.elementsEqual("_interm".utf8) { return name != "loss_ce" && o.noIntermBoxLoss ? 0 : w * o.intermLossCoef }
-            var layer = Substring(key.dropFirst(name.count))
-            guard layer.first == "_" else { return nil }
-            layer = layer.dropFirst()
-            if layer.hasPrefix("dn_") { layer = layer.dropFirst(3) }
-            guard let i = Int(layer), i >= 0, i < auxLayers, String(i) == layer else { return nil }
-            return w
-        }
-        return nil
     }
 }
