@@ -168,6 +168,12 @@ struct CRenderer {
     // MARK: - The operation table
 
     /// C text of an operation, written as an operand.
+    /// The C text of value `id` where a value of type `type` is expected (an assignment, an index, a
+    /// loop bound): `operand` with no operation of the program using it.
+    private func cText(_ id: Int, as type: ValueType) -> String {
+        operand(id, of: Op(kind: .select, operands: [], type: type, scope: 0))
+    }
+
     private func operand(_ id: Int, of user: Op) -> String {
         let op = program.ops[id]
         switch op.kind {
@@ -294,7 +300,7 @@ struct CRenderer {
         let l = program.loops[loop]
         prepare(l.extent)
         for pragmaLine in pragma?.split(separator: "\n") ?? [] { line(String(pragmaLine)) }
-        let extent = end ?? operand(l.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+        let extent = end ?? cText(l.extent, as: .int)
         line("for (int64_t \(l.variable) = \(start); \(l.variable) < \(extent); \(l.variable)++) {")
         indent += 1
         open.insert(loop)
@@ -314,7 +320,7 @@ struct CRenderer {
     /// cost a quarter of the loop. `body` gets the condition that marks the new elements of that last
     /// vector (nil in the main loop): sums must add only those; maxima and stores are unaffected by
     /// doing an element twice.
-    private mutating func emitLoops(_ loops: [Int], roots rootIds: [Int], innermostPragma: String?,
+    private mutating func emitLoops(_ loops: [Int], roots rootIds: [Int], innermostPragma: SimdPragma?,
                                     body: (inout CRenderer, _ newInTail: String?) -> Void) {
         for (k, loop) in loops.enumerated() {
             hoist(rootIds)
@@ -332,7 +338,7 @@ struct CRenderer {
         let width = vectorWidth, interleave = kernel.schedule.interleave
         let variable = program.loops[inner].variable
         prepare(program.loops[inner].extent)
-        let extent = operand(program.loops[inner].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+        let extent = cText(program.loops[inner].extent, as: .int)
         func name(_ base: String) -> String {
             var name = base, k = 2
             while declaredEnds.contains(name) { name = "\(base)\(k)"; k += 1 }
@@ -343,7 +349,7 @@ struct CRenderer {
         line("const int64_t \(end) = \(extent) >= \(width) ? \(extent) - \(extent) % \(width) : \(extent);")
         // one vector at a time: the compiler runs a loop of `interleave` vectors per step only over whole
         // steps, and would leave what is left to scalar code
-        let single = innermostPragma.replacingOccurrences(of: "interleave_count(\(interleave))", with: "interleave_count(1)")
+        let single = innermostPragma.text(interleave: 1)
         let before = prepared
         func reset() {
             prepared = prepared.filter { before.contains($0) || !isInside(program.ops[$0].scope, inner) }
@@ -353,7 +359,7 @@ struct CRenderer {
         if interleave > 1 {
             let steps = name("\(variable)_steps")
             line("const int64_t \(steps) = \(end) - \(end) % \(width * interleave);")
-            openLoop(inner, pragma: innermostPragma, to: steps)
+            openLoop(inner, pragma: innermostPragma.text(interleave: interleave), to: steps)
             for id in rootIds { prepare(id) }
             body(&self, nil)
             closeLoop(inner)
@@ -383,12 +389,21 @@ struct CRenderer {
         }
     }
 
-    /// The `omp simd` pragma of an inner loop (nil when the schedule does not vectorize), with the
-    /// schedule's vector width: the compiler's cost model otherwise often settles for half of it.
-    private func simd(_ clause: String?) -> String? {
-        guard kernel.schedule.vectorize else { return nil }
-        return "#pragma omp simd simdlen(\(vectorWidth))" + (clause.map { " " + $0 } ?? "")
-            + "\n#pragma clang loop interleave_count(\(kernel.schedule.interleave))"
+    /// The pragmas of a vectorized inner loop: `omp simd` with its clause (reductions) and the vector
+    /// width (the compiler's cost model otherwise often settles for half of it), and the vectors in
+    /// flight per step.
+    private struct SimdPragma {
+        let width: Int, clause: String?
+        func text(interleave: Int) -> String {
+            "#pragma omp simd simdlen(\(width))" + (clause.map { " " + $0 } ?? "")
+                + "\n#pragma clang loop interleave_count(\(interleave))"
+        }
+    }
+
+    /// The pragmas of an inner loop with the current vector width, or nil when the schedule does not
+    /// vectorize.
+    private func simd(_ clause: String?) -> SimdPragma? {
+        kernel.schedule.vectorize ? SimdPragma(width: vectorWidth, clause: clause) : nil
     }
 
     /// Lanes per vector: the output's (while one with its own lanes is emitted), the schedule's, or 16
@@ -448,12 +463,12 @@ struct CRenderer {
                 for (member, body) in zip(group.members, bodies) {
                     if case .reduce(.max, _) = r.program.ops[member].kind {
                         let (keyType, key, _) = r.maxKey(r.program.ops[member].type)
-                        let value = r.operand(body, of: Op(kind: .select, operands: [], type: r.program.ops[member].type, scope: 0))
+                        let value = r.cText(body, as: r.program.ops[member].type)
                         let k = "\(r.name(member))_key"
                         r.line("const \(keyType) candidate\(member) = \(key.map { "\($0)(\(value))" } ?? value);")
                         r.line("\(k) = candidate\(member) > \(k) ? candidate\(member) : \(k);")
                     } else {
-                        let term = r.operand(body, of: Op(kind: .select, operands: [], type: .double, scope: 0))
+                        let term = r.cText(body, as: .double)
                         r.line("\(r.name(member)) += \(newInTail.map { "\($0) ? \(term) : 0.0" } ?? term);")
                     }
                 }
@@ -475,7 +490,7 @@ struct CRenderer {
             let loop = group.loops[0]
             let variable = program.loops[loop].variable
             prepare(program.loops[loop].extent)
-            let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+            let extent = cText(program.loops[loop].extent, as: .int)
             let width = vectorWidth, block = "\(variable)_block"
             line("int \(name(member)) = 0;")
             line("for (int64_t \(block) = 0; \(block) < \(extent) && !\(name(member)); \(block) += \(width)) {")
@@ -490,7 +505,7 @@ struct CRenderer {
                 }
                 openLoop(loop, pragma: nil, from: block, to: end)
                 for id in bodies { prepare(id) }
-                line("\(name(member)) |= \(operand(body, of: Op(kind: .select, operands: [], type: .int, scope: 0)));")
+                line("\(name(member)) |= \(cText(body, as: .int));")
                 closeLoop(loop)
                 indent -= 1
             }
@@ -510,8 +525,8 @@ struct CRenderer {
             let best = "best\(member)", candidate = "candidate\(member)"
             let loop = group.loops[0]
             let variable = program.loops[loop].variable
-            let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
-            func value(_ r: CRenderer) -> String { r.operand(body, of: Op(kind: .select, operands: [], type: t, scope: 0)) }
+            let extent = cText(program.loops[loop].extent, as: .int)
+            func value(_ r: CRenderer) -> String { r.cText(body, as: t) }
             line("\(keyType) \(best)_key = \(lowest);")
             let unprepared = prepared
             emitLoops(group.loops, roots: bodies, innermostPragma: simd("reduction(max:\(best)_key)")) { r, _ in
@@ -649,7 +664,7 @@ struct CRenderer {
         let totals = totalNames
         let block = kernel.schedule.blockRows
         if block != 1 {
-            let rowText = program.rowAxes.map { operand($0.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0)) }
+            let rowText = program.rowAxes.map { cText($0.extent, as: .int) }
             line("const int64_t rows = \(rowText.joined(separator: " * "));")
         }
         hoist(roots)
@@ -669,11 +684,11 @@ struct CRenderer {
             case (.total(let n, _, let doc), .value(let id)):
                 prepare(id)
                 if !doc.isEmpty { line("/* \(doc) */") }
-                line("block_\(n) += \(operand(id, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                line("block_\(n) += \(cText(id, as: .double));")
             case (.perRow(let n, let t, _, let doc), .value(let id)):
                 prepare(id)
                 if !doc.isEmpty { line("/* \(doc) */") }
-                line("\(n)[row] = (\(cType(t)))\(operand(id, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                line("\(n)[row] = (\(cType(t)))\(cText(id, as: .double));")
             case (.map(let n, _, _, _, let doc), .map(let g, _)):
                 // the loop of every map over these axes, written with the first of them
                 if emittedMaps.contains(g) { continue }
@@ -687,13 +702,13 @@ struct CRenderer {
                 var index = "row"
                 for loop in group.loops {
                     let l = program.loops[loop]
-                    index = "(\(index)) * \(operand(l.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))) + \(l.variable)"
+                    index = "(\(index)) * \(cText(l.extent, as: .int)) + \(l.variable)"
                 }
                 index = index.replacingOccurrences(of: "(row)", with: "row")
                 outputLanes = kernel.schedule.outputLanes[n]
                 emitLoops(group.loops, roots: group.members, innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
                     for (name, type, value) in stores {
-                        r.line("\(name)[\(index)] = (\(r.cType(type)))\(r.operand(value, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                        r.line("\(name)[\(index)] = (\(r.cType(type)))\(r.cText(value, as: .double));")
                     }
                 }
                 outputLanes = nil
@@ -703,8 +718,8 @@ struct CRenderer {
                 line(groupTitle(g) + (doc.isEmpty ? "" : " /* \(doc) */"))
                 outputLanes = kernel.schedule.outputLanes[n]
                 emitLoops(group.loops, roots: [value, position], innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
-                    let at = r.operand(position, of: Op(kind: .select, operands: [], type: .int, scope: 0))
-                    r.line("\(n)[\(at)] = (\(r.cType(t)))\(r.operand(value, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                    let at = r.cText(position, as: .int)
+                    r.line("\(n)[\(at)] = (\(r.cType(t)))\(r.cText(value, as: .double));")
                 }
                 outputLanes = nil
             case (.smallest(let n, let count, _, _, let doc), .map(let g, _)):
@@ -713,13 +728,13 @@ struct CRenderer {
                 let member = group.members[0]
                 let loop = group.loops[0]
                 prepare(program.loops[loop].extent)
-                let extent = operand(program.loops[loop].extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+                let extent = cText(program.loops[loop].extent, as: .int)
                 let variable = program.loops[loop].variable
                 line("/* the \(count) smallest over \(variable)\(doc.isEmpty ? "" : ": \(doc)") */")
                 line("float \(n)_row[(\(extent) + 15) / 16 * 16 + 16];")
                 outputLanes = kernel.schedule.outputLanes[n]
                 emitLoops(group.loops, roots: [member], innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
-                    r.line("\(n)_row[\(variable)] = (float)\(r.operand(member, of: Op(kind: .select, operands: [], type: .double, scope: 0)));")
+                    r.line("\(n)_row[\(variable)] = (float)\(r.cText(member, as: .double));")
                 }
                 outputLanes = nil
                 line("dg_smallest_f32(\(n)_row, \(extent), \(count), \(n)_value + row * \(count), \(n)_index + row * \(count));")
@@ -756,7 +771,7 @@ struct CRenderer {
         let block = kernel.schedule.blockRows
         let rowIds = program.rowAxes.map(\.extent)
         hoist(rowIds)
-        let rowText = program.rowAxes.map { operand($0.extent, of: Op(kind: .select, operands: [], type: .int, scope: 0)) }
+        let rowText = program.rowAxes.map { cText($0.extent, as: .int) }
         line("const int64_t rows = \(rowText.joined(separator: " * "));")
         line(block == 1 ? "const int64_t blocks = rows;" : "const int64_t blocks = (rows + \(block - 1)) / \(block);")
         if !totals.isEmpty { line("double partial[(blocks > 0 ? blocks : 1) * \(totals.count)];") }
@@ -791,7 +806,7 @@ struct CRenderer {
         var rest = "row"
         for k in stride(from: axes.count - 1, through: 0, by: -1) {
             let (axisName, extent) = axes[k]
-            let e = operand(extent, of: Op(kind: .select, operands: [], type: .int, scope: 0))
+            let e = cText(extent, as: .int)
             if k == 0 {
                 if used.contains(axisName) { line("const int64_t \(axisName) = \(rest);") }
             } else {
