@@ -18,7 +18,7 @@ public struct Lowering {
     private var program: Program
     private var table: [Op: Int] = [:]
     private var sumGroups: [String: Int] = [:]
-    private var mapGroups: [String: Int] = [:]
+    private var mapGroups: [[Axis]: Int] = [:]
     private var usedVariables: Set<String> = ["row", "block", "row_end", "rows", "blocks"]
     /// Output values, in kernel output order.
     public private(set) var outputs: [OutputValue] = []
@@ -55,17 +55,13 @@ public struct Lowering {
                 outputs.append(.value(lower(e, context)))
             case .map(_, _, let axes, let e, _):
                 // maps over the same axes are written in one loop nest
-                let key = axes.map { "\($0.name):\($0.extent)" }.joined(separator: ",")
-                if let g = mapGroups[key] {
-                    var inner = context
-                    for (axis, loop) in zip(axes, program.groups[g].loops) { inner.loops[axis.name] = loop }
-                    inner.enclosing = program.groups[g].loops.last ?? 1
-                    let value = lower(e, inner)
+                if let g = mapGroups[axes] {
+                    let value = lower(e, loopContext(g, axes, context))
                     program.groups[g].members.append(value)
                     outputs.append(.map(group: g, value: value))
                 } else {
                     let g = mapGroup(axes, [e], context)
-                    mapGroups[key] = g
+                    mapGroups[axes] = g
                     outputs.append(.map(group: g, value: program.groups[g].members[0]))
                 }
             case .store(_, _, let axes, let index, let e, _):
@@ -82,11 +78,17 @@ public struct Lowering {
     /// A loop nest over `axes` computing `values` at each element (a map-like output).
     private mutating func mapGroup(_ axes: [Axis], _ values: [Expr], _ context: Context) -> Int {
         let group = newGroup(nil, axes: axes, context: context)
-        var inner = context
-        for (axis, loop) in zip(axes, program.groups[group].loops) { inner.loops[axis.name] = loop }
-        inner.enclosing = program.groups[group].loops.last ?? 1
+        let inner = loopContext(group, axes, context)
         program.groups[group].members = values.map { lower($0, inner) }
         return group
+    }
+
+    /// `context` inside group `g`'s loops over `axes`.
+    private func loopContext(_ g: Int, _ axes: [Axis], _ context: Context) -> Context {
+        var inner = context
+        for (axis, loop) in zip(axes, program.groups[g].loops) { inner.loops[axis.name] = loop }
+        inner.enclosing = program.groups[g].loops.last ?? context.enclosing
+        return inner
     }
 
     // MARK: - Operations
@@ -309,10 +311,7 @@ public struct Lowering {
                 group = newGroup(reduction, axes: axes, context: context)
                 if shares { sumGroups[key] = group }
             }
-            var inner = context
-            for (axis, loop) in zip(axes, program.groups[group].loops) { inner.loops[axis.name] = loop }
-            inner.enclosing = program.groups[group].loops.last ?? context.enclosing
-            let bodyId = lower(body, inner)
+            let bodyId = lower(body, loopContext(group, axes, context))
             let type: ValueType
             switch reduction {
             case .sum: type = .double
