@@ -212,6 +212,10 @@ public enum DINOKernels {
         var r: Axis { Axis("r", .expression(count)) }
         func logit(_ k: Expr) -> Expr { headLogits[h.i, headLogitsStride[h.i] * b.i + first * C.expr + k] }
         func logit(query r: Expr, _ c: Expr) -> Expr { DINOKernels.logit(h.i, b.i, first + r, c) }
+        /// Σ focal(x, 0) over the segment's logits: the label loss with no positives.
+        func focalNegatives(gamma: String?) -> Expr {
+            sum(over: k, of: sigmoidFocalLoss(logit: logit(k.i), target: 0, alpha: alpha, gamma: gammaExpr(gamma)))
+        }
     }
 
     /// The focal label loss of a segment with no positives (DESIGN §2 `loss_ce`, all targets 0; the
@@ -224,8 +228,7 @@ public enum DINOKernels {
         let topIsNotLast = exists(over: c, g.logit(query: g.r.i, c.i) >= g.logit(query: g.r.i, last))
             .named("an earlier class's logit at least the last one's")
         return [
-            .perRow(name: "focal", .float64, sum(over: g.k, of: sigmoidFocalLoss(logit: g.logit(g.k.i), target: 0, alpha: alpha, gamma: gammaExpr(gamma))),
-                    doc: "Σ over the segment's logits of focal(x, 0)"),
+            .perRow(name: "focal", .float64, g.focalNegatives(gamma: gamma), doc: "Σ over the segment's logits of focal(x, 0)"),
             .perRow(name: "foreground", .float64, sum(over: g.r, of: topIsNotLast.real),
                     doc: "the segment's queries whose first largest logit is not the last class's"),
         ]
@@ -384,8 +387,7 @@ public enum DINOKernels {
             name: "focal_floor",
             doc: "One vectorized pass of the focal term (no positives) over all logits: the speed floor.",
             rows: g.rows, inputs: [headLogits, headLogitsStride], parameters: ["alpha"],
-            outputs: [.total(name: "focal", sum(over: g.k, of: sigmoidFocalLoss(logit: g.logit(g.k.i), target: 0, alpha: alpha, gamma: 2)),
-                             doc: "Σ over h, b, q, c of focal(x, 0)")],
+            outputs: [.total(name: "focal", g.focalNegatives(gamma: nil), doc: "Σ over h, b, q, c of focal(x, 0)")],
             schedule: Schedule(blockRows: 1))
     }
 
