@@ -7,12 +7,6 @@ import XCTest
 final class KernelTests: XCTestCase {
     let alpha = 0.25
 
-    /// Runs `body` with the AVX-512 rows (where the CPU has them), then with the AVX2 rows.
-    func withEachVectorWidth(_ body: () throws -> Void) rethrows {
-        defer { dino_set_vector_bits(0) }
-        for bits: Int32 in [512, 256] where dino_set_vector_bits(bits) == bits { try body() }
-    }
-
     // MARK: match_cost
 
     /// One call computes every target's row against its image's queries (strided logits, boxes image by

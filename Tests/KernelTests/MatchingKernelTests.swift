@@ -8,11 +8,6 @@ import XCTest
 final class MatchingKernelTests: XCTestCase {
     let alpha = 0.25
 
-    func withEachVectorWidth(_ body: () throws -> Void) rethrows {
-        defer { dino_set_vector_bits(0) }
-        for bits: Int32 in [512, 256] where dino_set_vector_bits(bits) == bits { try body() }
-    }
-
     /// A batch of `heads` matched heads (each in its own buffer, with its own image stride) and targets.
     struct Batch {
         var heads: Int, batch: Int, queries: Int, classes: Int
