@@ -122,8 +122,7 @@ struct Matcher {
         }
         wholeMatrices = whole.filter { $0 }.count
         if let p = failures.firstIndex(where: { $0 != nil }) {
-            throw CriterionError("the matching costs of \(list.heads[p / B].label), image \(p % B) are not all finite "
-                                 + "(\(failures[p]!)): the predictions' values are too large for float32 arithmetic")
+            throw Self.nonFiniteCosts(list.heads[p / B], image: p % B, failures[p]!)
         }
         timer.lap("assignment")
         return (0..<H).map { h in Array(results[h * B..<(h + 1) * B]) }
@@ -237,14 +236,19 @@ struct Matcher {
                 }
             }
             if let k = failures.firstIndex(where: { $0 != nil }) {
-                // the costs of finite, validated inputs are finite unless their values overflow float32 arithmetic
-                throw CriterionError("the matching costs of \(heads[k / batch].label), image \(k % batch) are not all finite "
-                                     + "(\(failures[k]!)): the predictions' values are too large for float32 arithmetic")
+                throw Self.nonFiniteCosts(heads[k / batch], image: k % batch, failures[k]!)
             }
         case .minsum:
             solved = costs.flatMap { c in (0..<batch).map { Self.minsum(c.matrix($0, targets)) } }
         }
         return (0..<costs.count).map { h in Array(solved[h * batch..<(h + 1) * batch]) }
+    }
+
+    /// The error of a problem the solver could not solve: the costs of finite, validated inputs are finite
+    /// unless their values overflow float32 arithmetic.
+    static func nonFiniteCosts(_ head: Head, image: Int, _ failure: AssignmentError) -> CriterionError {
+        CriterionError("the matching costs of \(head.label), image \(image) are not all finite "
+                       + "(\(failure)): the predictions' values are too large for float32 arithmetic")
     }
 
     /// SimpleMinsumMatcher: for each target, the first query of least cost; pairs in target order.
