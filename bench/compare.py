@@ -27,6 +27,7 @@ import importlib.util
 import json
 import os
 import shutil
+from statistics import median
 import subprocess
 import sys
 import tempfile
@@ -174,11 +175,6 @@ def measure(args, tmp):
         rounds.append(r)
     result['rounds'] = rounds
     result['torch_skipped'] = skip
-
-    def median(values):
-        values = sorted(values)
-        n = len(values)
-        return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
     # the tables show each figure's median over the rounds
     result['dino_gen'] = {}
