@@ -59,6 +59,7 @@ struct Matcher {
         let entries = listed ? H * T * k : 0
         var entryHead = [Int64](repeating: 0, count: entries), entryTarget = entryHead, entryQuery = entryHead
         var objects = [Int32](repeating: 0, count: entries), bounds = [Double](repeating: 0, count: listed ? H * T : 0)
+        var exact = [Double](repeating: 0, count: entries)
         if listed {
             for row in 0..<(H * T) {
                 for c in 0..<k {
@@ -71,9 +72,6 @@ struct Matcher {
                 let bound = Double(value[row * width + k])
                 bounds[row] = bound - 1e-6 * Swift.max(1, Swift.abs(bound))
             }
-        }
-        var exact = [Double](repeating: 0, count: entries)
-        if listed {
             dino_match_cost_entries(Int64(entryHead.count), Int64(list.classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
                                     entryHead, entryTarget, entryQuery, targets.image, targets.labels, targets.boxes,
                                     o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &exact)
