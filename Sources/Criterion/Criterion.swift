@@ -16,6 +16,10 @@ public struct Criterion: Sendable {
     /// A criterion with the given options.
     public init(options: CriterionOptions = CriterionOptions()) { self.options = options }
 
+    /// The most bytes of label logits (`label_pass`'s table, which `match_bound` reads back) one group of
+    /// matched heads writes: about a core's L2 cache. The results do not depend on it.
+    var labelTableBudget = 1 << 20
+
     /// The number of threads the kernels and the solver use.
     public var threads: Int { max(1, options.threads ?? Int(dino_max_threads())) }
 
@@ -36,19 +40,26 @@ public struct Criterion: Sendable {
         var wholeMatrices = 0
         if matcher.bounded {
             let labels = ImageLabels(targets)
-            // every entry is written by the kernel
-            let count = matched.count * labels.total * matched.queries
-            var passes: [LossFunctions.LabelPass] = []
-            let classLogits = [Float](unsafeUninitializedCapacity: count) { logits, initialized in
-                passes = losses.labelPass(matched, labels, classLogits: logits.baseAddress!)
-                initialized = count
-            }
-            labelPasses = passes
-            labelPasses += losses.labels(denoising)
+            labelPasses = losses.labels(denoising)
             timer.lap("label losses")
             // 2. The matching: bounds, candidate lists, whole matrices only where the lists do not settle it.
-            matchings = try matcher.matchBounded(matched, labels, classLogits: classLogits, timer: &timer,
-                                                 wholeMatrices: &wholeMatrices)
+            //    Heads go in groups whose table of label logits fits in a core's cache, so that `match_bound`
+            //    reads what `label_pass` has just written (one group for B = 2).
+            var found: [[(queries: [Int], targets: [Int])]] = [], passes: [LossFunctions.LabelPass] = []
+            for group in matched.groups(bytesPerHead: 4 * labels.total * matched.queries, budget: labelTableBudget) {
+                // every entry is written by the kernel
+                let count = group.count * labels.total * group.queries
+                let classLogits = [Float](unsafeUninitializedCapacity: count) { logits, initialized in
+                    passes += losses.labelPass(group, labels, classLogits: logits.baseAddress!)
+                    initialized = count
+                }
+                timer.lap("label losses")
+                var whole = 0
+                found += try matcher.matchBounded(group, labels, classLogits: classLogits, timer: &timer, wholeMatrices: &whole)
+                wholeMatrices += whole
+            }
+            matchings = found
+            labelPasses = passes + labelPasses
         } else {
             labelPasses = losses.labels(matched) + losses.labels(denoising)
             timer.lap("label losses")
@@ -155,6 +166,8 @@ public struct Criterion: Sendable {
     }
 
     private enum Order { case ceFirst, boxesFirst }
+
+
 
     /// How a head's keys are weighted: decoder and denoising layers as the final one, the two-stage head
     /// by `--interm-loss-coef` (its box terms 0 with `--no-interm-box-loss`), encoder heads not at all.

@@ -45,6 +45,13 @@ struct HeadList {
     /// The label kernels' rows: H × B × S.
     var segmentRows: Int { count * batch * segments.count }
 
+    /// The heads in order, in groups of as many as fit `budget` bytes at `bytesPerHead` each (at least one).
+    func groups(bytesPerHead: Int, budget: Int) -> [HeadList] {
+        let size = max(1, budget / max(1, bytesPerHead))
+        if size >= count { return [self] }
+        return stride(from: 0, to: count, by: size).map { HeadList(Array(heads[$0..<Swift.min($0 + size, count)])) }
+    }
+
     /// The list followed by `other` (for kernels over every head, whatever its query count).
     func appending(_ other: HeadList) -> HeadList { HeadList(heads + other.heads) }
 }

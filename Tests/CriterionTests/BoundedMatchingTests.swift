@@ -1,5 +1,5 @@
 import Assignment
-import Criterion
+@testable import Criterion
 import Foundation
 import TensorIO
 import XCTest
@@ -39,6 +39,28 @@ final class BoundedMatchingTests: XCTestCase {
         }
         // the lists settle most problems of W0-shaped batches: the point of the bounds
         XCTAssertGreaterThan(Double(settled), 0.8 * Double(problems), "\(settled) of \(problems) problems settled by the lists")
+    }
+
+    /// At B = 16 the table of label logits outgrows the budget and the matched heads go in groups (one
+    /// head each here): every loss, the total and the matchings are those of one group of all heads.
+    func testHeadGroupsGiveTheSameResults() throws {
+        let input = CriterionInput.synthetic(batch: 16, seed: 7)
+        for threads in [1, 2] {
+            var options = CriterionOptions()
+            options.threads = threads
+            let grouped = Criterion(options: options)
+            var single = grouped
+            single.labelTableBudget = .max
+            let a = try grouped.evaluate(input), b = try single.evaluate(input)
+            XCTAssertEqual(a.losses.map(\.key), b.losses.map(\.key))
+            for (x, y) in zip(a.losses, b.losses) { XCTAssertEqual(x.value, y.value, "\(x.key), \(threads) threads") }
+            XCTAssertEqual(a.total, b.total)
+            XCTAssertEqual(boundedMatchings(a), boundedMatchings(b))
+            XCTAssertGreaterThan(a.losses.count, 60)
+        }
+        // the budget splits this batch's seven matched heads: 4 bytes × J labels × 900 queries each
+        let labels = (0..<16).reduce(0) { $0 + Set(input.targets.labels[$1]).count }
+        XCTAssertLessThan(Criterion().labelTableBudget / (4 * labels * 900), 7, "the batch should need more than one group")
     }
 
     /// Many queries with the same box and logits: the bounds cannot tell them apart, the lists leave equal
