@@ -186,9 +186,8 @@ public enum DINOKernels {
                                        targetImage, labels, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma) + ["cost_class", "cost_bbox", "cost_giou"],
             outputs: [.store(name: "cost", .float64, over: [list.inner], at: e, cost, doc: "[E]: C[h, t, q] of each entry")],
-            // every value is gathered: 8-lane gathers are faster than 16-lane ones on some CPUs; a few
-            // thousand entries are not worth a second thread
-            schedule: Schedule(blockRows: 1, outputLanes: ["cost": 8], parallelBlocks: 16))
+            // every value is gathered: 8-lane gathers are faster than 16-lane ones on some CPUs
+            schedule: Schedule(blockRows: 1, outputLanes: ["cost": 8]))
     }
 
     // MARK: - Label loss
@@ -311,9 +310,8 @@ public enum DINOKernels {
                 out("l1_hw", l1Size(predicted, target), "L1 over w, h"),
                 out("giou", giouLoss(predicted, target), "1 − GIoU"),
             ],
-            // every value is gathered: 8-lane gathers are faster than 16-lane ones on some CPUs; a few
-            // thousand pairs are not worth a second thread
-            schedule: Schedule(blockRows: 1, outputLanes: ["focal": 8, "l1": 8, "l1_xy": 8, "l1_hw": 8, "giou": 8], parallelBlocks: 16))
+            // every value is gathered: 8-lane gathers are faster than 16-lane ones on some CPUs
+            schedule: Schedule(blockRows: 1, outputLanes: ["focal": 8, "l1": 8, "l1_xy": 8, "l1_hw": 8, "giou": 8]))
     }
 
     /// `class_error`'s count (DESIGN §2): the pairs of one head whose query's top class (first index on
