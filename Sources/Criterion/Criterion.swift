@@ -73,14 +73,14 @@ public struct Criterion: Sendable {
         // 3. Every head's pairs: its matching's or, for a denoising layer, the fixed ones (query g·S + t ↔
         //    target t of every group g); then what they add, every head in one call.
         func pairs(_ m: [(queries: [Int], targets: [Int])]) -> Pairs {
-            var p = Pairs()
+            var p = Pairs(capacity: m.reduce(0) { $0 + $1.queries.count })
             for (b, image) in m.enumerated() {
                 for (q, t) in zip(image.queries, image.targets) { p.append(image: b, query: q, target: targets.first[b] + t) }
             }
             return p
         }
         let dn = input.denoising
-        var dnPairs = Pairs()
+        var dnPairs = Pairs(capacity: (dn?.groups ?? 0) * targets.total)
         if let dn {
             let single = dn.padSize / dn.groups
             for b in 0..<targets.counts.count {
@@ -90,15 +90,13 @@ public struct Criterion: Sendable {
         let allHeads = matched.appending(denoising)
         let headPairs = matchings.map(pairs) + denoising.heads.map { _ in dnPairs }
         let sums = losses.pairSums(allHeads, headPairs)
-        let labelPass = Dictionary(uniqueKeysWithValues: zip(allHeads.heads.map(\.label), labelPasses))
-        let pairSums = Dictionary(uniqueKeysWithValues: zip(allHeads.heads.map(\.label), sums))
         let finalPairs = headPairs[0]
         timer.lap("pair losses")
 
-        // 4. Each head's losses, in upstream's order.
-        func headLosses(_ head: Head, _ p: Pairs, normalizer m: Double, classError: Bool) -> HeadLosses {
-            losses.losses(labels: labelPass[head.label]!, pairs: pairSums[head.label]!, count: p.count,
-                          normalizer: m, classError: classError)
+        // 4. Each head's losses, in upstream's order. Head k of `allHeads`: the matched heads (final,
+        //    auxiliary, interm, encoder), then the denoising layers (final, auxiliary).
+        func headLosses(_ k: Int, normalizer m: Double, classError: Bool) -> HeadLosses {
+            losses.losses(labels: labelPasses[k], pairs: sums[k], count: headPairs[k].count, normalizer: m, classError: classError)
         }
 
         // The keys in upstream's order, and the weighted total as Σ value·weight over them in that order
@@ -110,14 +108,18 @@ public struct Criterion: Sendable {
         func add(_ l: HeadLosses, suffix: String, order: Order, kind: HeadKind = .layer) {
             let (ce, box) = kind == .interm ? (o.intermLossCoef, o.noIntermBoxLoss ? 0 : o.intermLossCoef) : (1, 1)
             let weighted = kind != .enc
-            let boxKeys = [("loss_bbox", l.bbox, o.bboxLossCoef * box), ("loss_giou", l.giou, o.giouLossCoef * box)]
-            let main = order == .ceFirst ? [("loss_ce", l.ce, o.clsLossCoef * ce)] + boxKeys : boxKeys + [("loss_ce", l.ce, o.clsLossCoef * ce)]
-            for (k, v, w) in main {
-                dict.append((k + suffix, v))
-                if weighted { total += v * w }
+            func key(_ name: String, _ value: Double, weight: Double) {
+                dict.append((name + suffix, value))
+                if weighted { total += value * weight }
             }
+            if order == .ceFirst { key("loss_ce", l.ce, weight: o.clsLossCoef * ce) }
+            key("loss_bbox", l.bbox, weight: o.bboxLossCoef * box)
+            key("loss_giou", l.giou, weight: o.giouLossCoef * box)
+            if order == .boxesFirst { key("loss_ce", l.ce, weight: o.clsLossCoef * ce) }
             if let e = l.classError { dict.insert(("class_error", e), at: dict.count - 2) }
-            for (k, v) in [("loss_xy", l.xy), ("loss_hw", l.hw), ("cardinality_error", l.cardinality)] { dict.append((k + suffix, v)) }
+            dict.append(("loss_xy" + suffix, l.xy))
+            dict.append(("loss_hw" + suffix, l.hw))
+            dict.append(("cardinality_error" + suffix, l.cardinality))
             if let mask = l.mask, let dice = l.dice {
                 dict += [("loss_mask" + suffix, mask), ("loss_dice" + suffix, dice)]
                 total += mask * o.maskLossCoef
@@ -125,14 +127,15 @@ public struct Criterion: Sendable {
             }
         }
 
-        func dnLosses(_ head: Head?) -> HeadLosses {
-            guard let head, let dn else { return .zero }
-            return headLosses(head, dnPairs, normalizer: numBoxes * Double(dn.groups), classError: false)
+        // denoising layer i: the final one (i = 0), then the auxiliary ones
+        func dnLosses(_ i: Int) -> HeadLosses {
+            guard let dn else { return .zero }
+            return headLosses(matched.count + i, normalizer: numBoxes * Double(dn.groups), classError: false)
         }
-        add(dnLosses(dn?.final), suffix: "_dn", order: dn == nil ? .boxesFirst : .ceFirst)
+        add(dnLosses(0), suffix: "_dn", order: dn == nil ? .boxesFirst : .ceFirst)
 
         // The final layer, with class_error and the masks.
-        var final = headLosses(input.final, finalPairs, normalizer: numBoxes, classError: true)
+        var final = headLosses(0, normalizer: numBoxes, classError: true)
         if let masks = input.masks {
             (final.mask, final.dice) = losses.masks(masks, finalPairs, normalizer: numBoxes)
             timer.lap("mask losses")
@@ -140,17 +143,17 @@ public struct Criterion: Sendable {
         add(final, suffix: "", order: .ceFirst)
 
         // Auxiliary layers, each followed by its dn layer.
-        for (i, head) in input.aux.enumerated() {
-            add(headLosses(head, headPairs[1 + i], normalizer: numBoxes, classError: false), suffix: "_\(i)", order: .ceFirst)
-            add(dnLosses(dn?.aux[i]), suffix: "_dn_\(i)", order: dn == nil ? .boxesFirst : .ceFirst)
+        for i in input.aux.indices {
+            add(headLosses(1 + i, normalizer: numBoxes, classError: false), suffix: "_\(i)", order: .ceFirst)
+            add(dnLosses(1 + i), suffix: "_dn_\(i)", order: dn == nil ? .boxesFirst : .ceFirst)
         }
         var next = 1 + input.aux.count
-        if let interm = input.interm {
-            add(headLosses(interm, headPairs[next], normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst, kind: .interm)
+        if input.interm != nil {
+            add(headLosses(next, normalizer: numBoxes, classError: false), suffix: "_interm", order: .ceFirst, kind: .interm)
             next += 1
         }
-        for (j, head) in input.enc.enumerated() {
-            add(headLosses(head, headPairs[next + j], normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst, kind: .enc)
+        for j in input.enc.indices {
+            add(headLosses(next + j, normalizer: numBoxes, classError: false), suffix: "_enc_\(j)", order: .ceFirst, kind: .enc)
         }
 
         // finite, validated inputs can still overflow float32 arithmetic when their values are huge

@@ -17,6 +17,13 @@ struct Pairs {
         return (0..<count).map { k in last[Int(image[k]) * queries + Int(query[k])] == Int32(k) ? 1 : 0 }
     }
 
+    /// No pairs, with room for `capacity`.
+    init(capacity: Int = 0) {
+        image.reserveCapacity(capacity)
+        query.reserveCapacity(capacity)
+        target.reserveCapacity(capacity)
+    }
+
     mutating func append(image b: Int, query q: Int, target t: Int) {
         image.append(Int64(b))
         query.append(Int64(q))
