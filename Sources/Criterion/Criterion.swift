@@ -40,7 +40,7 @@ public struct Criterion: Sendable {
         var wholeMatrices = 0
         if matcher.bounded {
             let labels = ImageLabels(targets)
-            labelPasses = losses.labels(denoising)
+            let denoisingPasses = losses.labels(denoising)
             timer.lap("label losses")
             // 2. The matching: bounds, candidate lists, whole matrices only where the lists do not settle it.
             //    Heads go in groups whose table of label logits fits in a core's cache, so that `match_bound`
@@ -54,12 +54,10 @@ public struct Criterion: Sendable {
                     initialized = count
                 }
                 timer.lap("label losses")
-                var whole = 0
-                found += try matcher.matchBounded(group, labels, classLogits: classLogits, timer: &timer, wholeMatrices: &whole)
-                wholeMatrices += whole
+                found += try matcher.matchBounded(group, labels, classLogits: classLogits, timer: &timer, wholeMatrices: &wholeMatrices)
             }
             matchings = found
-            labelPasses = passes + labelPasses
+            labelPasses = passes + denoisingPasses
         } else {
             labelPasses = losses.labels(matched) + losses.labels(denoising)
             timer.lap("label losses")
@@ -169,8 +167,6 @@ public struct Criterion: Sendable {
     }
 
     private enum Order { case ceFirst, boxesFirst }
-
-
 
     /// How a head's keys are weighted: decoder and denoising layers as the final one, the two-stage head
     /// by `--interm-loss-coef` (its box terms 0 with `--no-interm-box-loss`), encoder heads not at all.

@@ -30,7 +30,8 @@ struct Matcher {
     static let listLength = DINOKernels.boundedCandidates - 1
 
     /// Per head and image, the paired (queries, targets), by bounds and candidate lists where they
-    /// settle the matching (see the type's documentation). `classLogits` is `label_pass`'s table.
+    /// settle the matching (see the type's documentation). `classLogits` is `label_pass`'s table; the problems
+    /// solved on their whole matrices are added to `wholeMatrices`.
     func matchBounded(_ list: HeadList, _ labels: ImageLabels, classLogits: UnsafePointer<Float>,
                       timer: inout StageTimer, wholeMatrices: inout Int) throws -> [[(queries: [Int], targets: [Int])]] {
         let H = list.count, T = targets.total, Q = list.queries, B = list.batch, o = options
@@ -118,7 +119,7 @@ struct Matcher {
                 }
             }
         }
-        wholeMatrices = whole.filter { $0 }.count
+        wholeMatrices += whole.filter { $0 }.count
         if let p = failures.firstIndex(where: { $0 != nil }) {
             throw Self.nonFiniteCosts(list.heads[p / B], image: p % B, failures[p]!)
         }
