@@ -776,10 +776,7 @@ struct CRenderer {
         line(block == 1 ? "const int64_t blocks = rows;" : "const int64_t blocks = (rows + \(block - 1)) / \(block);")
         if !totals.isEmpty { line("double partial[(blocks > 0 ? blocks : 1) * \(totals.count)];") }
         line("const int wide = dg_use_avx512();")
-        if kernel.schedule.parallel {
-            let least = kernel.schedule.parallelBlocks
-            line("#pragma omp parallel for schedule(static)" + (least > 2 ? " if(blocks >= \(least))" : ""))
-        }
+        if kernel.schedule.parallel { line("#pragma omp parallel for schedule(static)") }
         line("for (int64_t block = 0; block < blocks; block++) {")
         indent += 1
         let args = (rowsArguments.map(Self.argumentName) + ["block"] + (totals.isEmpty ? [] : ["partial + block * \(totals.count)"])).joined(separator: ", ")

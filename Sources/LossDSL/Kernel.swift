@@ -157,14 +157,10 @@ public struct Schedule: Hashable, Sendable {
     public var interleave: Int
     /// Lanes for the loops of particular outputs (by name), where they differ from `vectorWidth`.
     public var outputLanes: [String: Int] = [:]
-    /// The fewest blocks worth waking the other threads for: with fewer, a parallel kernel runs on the
-    /// calling thread alone.
-    public var parallelBlocks: Int
     /// A schedule.
     public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true, vectorWidth: Int? = nil, interleave: Int = 4,
-                outputLanes: [String: Int] = [:], parallelBlocks: Int = 2) {
+                outputLanes: [String: Int] = [:]) {
         self.outputLanes = outputLanes
-        self.parallelBlocks = parallelBlocks
         self.blockRows = blockRows
         self.parallel = parallel
         self.vectorize = vectorize
