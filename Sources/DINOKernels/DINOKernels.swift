@@ -19,7 +19,7 @@ import LossDSL
 public enum DINOKernels {
     /// All kernels, in the order they appear in the generated files.
     public static var all: [Kernel] {
-        [labelPass(gamma: nil), labelLoss(gamma: nil), labelLoss(gamma: "gamma"), queryBoxes, matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
+        [labelPass, labelLoss(gamma: nil), labelLoss(gamma: "gamma"), queryBoxes, matchBound, matchCostEntries(gamma: nil), matchCostEntries(gamma: "gamma"),
          matchCost(gamma: nil), matchCost(gamma: "gamma"), pairLosses(gamma: nil), pairLosses(gamma: "gamma"), classHits,
          maskLosses(gamma: nil), maskLosses(gamma: "gamma"), focalFloor, matchingClassCost, matchingClassBound]
     }
@@ -248,7 +248,7 @@ public enum DINOKernels {
     /// `label_loss` for the matched heads, with what the matching needs from the segment while it is in
     /// cache: the logits of each distinct label of the image, query by query, in a table indexed by head,
     /// label and query (a gather here, where the segment is in cache; `match_bound` reads them in order).
-    public static func labelPass(gamma: String?) -> Kernel {
+    public static var labelPass: Kernel {
         let g = Segments()
         let labelStart = Tensor("label_start", .int64, [B], doc: "where each image's distinct labels start in label_class")
         let labelCount = Tensor("label_count", .int64, [B], doc: "how many distinct labels each image has")
@@ -256,11 +256,11 @@ public enum DINOKernels {
         let j = Axis("j", .expression(labelCount[g.b.i]))
         let label = labelStart[g.b.i] + j.i
         return Kernel(
-            name: "label_pass" + suffix(gamma),
+            name: "label_pass",
             doc: "Per segment of each matched head: label_loss, and the logits of the image's labels, query by query.",
             rows: g.rows, inputs: [headLogits, headLogitsStride, labelStart, labelCount, labelClass],
-            parameters: ["alpha"] + gammaParameters(gamma),
-            outputs: segmentLosses(g, gamma: gamma) + [
+            parameters: ["alpha"],
+            outputs: segmentLosses(g, gamma: nil) + [
                 .store(name: "class_logits", .float32, over: [j, g.r], at: (g.h.i * J.expr + label) * Q.expr + g.first + g.r.i,
                        g.logit(query: g.r.i, labelClass[label]), doc: "[H × J × Q]: the logit of each head, image label and query"),
             ],
