@@ -10,10 +10,10 @@ import Foundation
 /// bounds every matching cost from below with them (``focalMatchingCostLowerBound(logit:alpha:)`` for
 /// the class term, the box terms exact, from the query boxes `query_boxes` has laid out part by part)
 /// and keeps, per target, the queries of the five smallest; `match_cost_entries` computes the exact
-/// costs of the first four. Each image's problem is then solved on those lists (``AssignmentSolver/solve(candidates:)``), with the
-/// fifth bound as a lower bound of every cost left out: where the solver proves the assignment optimal
-/// for the whole matrix, no whole matrix is computed; elsewhere the image's matrix is (`match_cost`) and
-/// solved whole. **Exact** (any other setting): every head's whole cost matrices, then the solver.
+/// costs of the first four. Each image's problem is then solved on those lists
+/// (``AssignmentSolver/solve(candidates:)``), with the fifth bound as a lower bound of every cost left
+/// out: where the solver proves the assignment optimal for the whole matrix, no whole matrix is computed;
+/// elsewhere the image's matrix is (`match_cost`) and solved whole. **Exact** (any other setting): every head's whole cost matrices, then the solver.
 struct Matcher {
     let options: CriterionOptions
     let targets: TargetTable
