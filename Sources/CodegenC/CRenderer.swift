@@ -167,13 +167,13 @@ struct CRenderer {
 
     // MARK: - The operation table
 
-    /// C text of an operation, written as an operand.
     /// The C text of value `id` where a value of type `type` is expected (an assignment, an index, a
     /// loop bound): `operand` with no operation of the program using it.
     private func cText(_ id: Int, as type: ValueType) -> String {
         operand(id, of: Op(kind: .select, operands: [], type: type, scope: 0))
     }
 
+    /// C text of an operation, written as an operand.
     private func operand(_ id: Int, of user: Op) -> String {
         let op = program.ops[id]
         switch op.kind {
