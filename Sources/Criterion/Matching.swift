@@ -13,7 +13,9 @@ import Foundation
 /// costs of the first four. Each image's problem is then solved on those lists
 /// (``AssignmentSolver/solve(candidates:)``), with the fifth bound as a lower bound of every cost left
 /// out: where the solver proves the assignment optimal for the whole matrix, no whole matrix is computed;
-/// elsewhere the image's matrix is (`match_cost`) and solved whole. **Exact** (any other setting): every head's whole cost matrices, then the solver.
+/// elsewhere the image's matrix is (`match_cost`) and solved whole.
+///
+/// **Exact** (any other setting): every head's whole cost matrices, then the solver.
 struct Matcher {
     let options: CriterionOptions
     let targets: TargetTable
@@ -30,8 +32,8 @@ struct Matcher {
     static let listLength = DINOKernels.boundedCandidates - 1
 
     /// Per head and image, the paired (queries, targets), by bounds and candidate lists where they
-    /// settle the matching (see the type's documentation). `classLogits` is `label_pass`'s table; the problems
-    /// solved on their whole matrices are added to `wholeMatrices`.
+    /// settle the matching (see the type's documentation). `classLogits` is `label_pass`'s table; the
+    /// problems solved on their whole matrices are added to `wholeMatrices`.
     func matchBounded(_ list: HeadList, _ labels: ImageLabels, classLogits: UnsafePointer<Float>,
                       timer: inout StageTimer, wholeMatrices: inout Int) throws -> [[(queries: [Int], targets: [Int])]] {
         let H = list.count, T = targets.total, Q = list.queries, B = list.batch, o = options
