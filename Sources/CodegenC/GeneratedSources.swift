@@ -182,6 +182,8 @@ public struct GeneratedSources: Equatable, Sendable {
         #include <stdlib.h>
         #include <string.h>
 
+        #include <immintrin.h>
+
         #define DG_AVX512_VARIANT 1
         #pragma clang attribute push (__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))), apply_to = function)
         #include "\(sourceName)"
@@ -296,6 +298,33 @@ public struct GeneratedSources: Equatable, Sendable {
                     tau = value[k - 1];
                     for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
                 }
+            #if defined(DG_AVX512_VARIANT)
+                /* the values up to τ and their indices, in order (so that equal values keep their order), packed
+                   by one compare and two compresses per vector: no branch per vector */
+                float packed[blocks * 16 + 16];
+                int32_t packedIndex[blocks * 16 + 16];
+                int64_t count = 0;
+                const __m512 bound = _mm512_set1_ps(tau);
+                __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+                for (int64_t b = 0; b < blocks; b++) {
+                    const __m512 x = _mm512_loadu_ps(v + 16 * b);
+                    const __mmask16 marks = _mm512_cmp_ps_mask(x, bound, _CMP_LE_OQ);
+                    _mm512_storeu_ps(packed + count, _mm512_maskz_compress_ps(marks, x));
+                    _mm512_storeu_si512(packedIndex + count, _mm512_maskz_compress_epi32(marks, lanes));
+                    count += __builtin_popcount((unsigned)marks);
+                    lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(16));
+                }
+                for (int64_t i = 0; i < count; i++) {
+                    const int32_t q = packedIndex[i];
+                    if (q >= n) break;
+                    const float x = packed[i];
+                    if (!(x < value[k - 1])) continue;
+                    int64_t j = k - 1;
+                    while (j > 0 && value[j - 1] > x) { value[j] = value[j - 1]; index[j] = index[j - 1]; j--; }
+                    value[j] = x;
+                    index[j] = q;
+                }
+            #else
                 uint8_t marked[blocks > 0 ? blocks * 16 : 16];
                 #pragma omp simd simdlen(16)
                 for (int64_t q = 0; q < blocks * 16; q++) marked[q] = v[q] <= tau;
@@ -315,6 +344,7 @@ public struct GeneratedSources: Equatable, Sendable {
                         index[j] = (int32_t)q;
                     }
                 }
+            #endif
             }
             """),
     ]
