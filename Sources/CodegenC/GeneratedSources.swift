@@ -274,6 +274,16 @@ public struct GeneratedSources: Equatable, Sendable {
                +INFINITY). The minima of the 16 lanes are 16 distinct values, so τ, the k-th smallest of them,
                is at least the k-th smallest value: one vector pass marks the values up to τ, and only those
                (a few) are sorted in. */
+            static inline void dg_insert_smallest_f32(float *restrict value, int32_t *restrict index, const int64_t k, const float x,
+                                                      const int32_t q)
+            {
+                /* x (index q) into the ascending value[0, k), after any equal value; nothing when x is not smaller than the last */
+                if (!(x < value[k - 1])) return;
+                int64_t j = k - 1;
+                while (j > 0 && value[j - 1] > x) { value[j] = value[j - 1]; index[j] = index[j - 1]; j--; }
+                value[j] = x;
+                index[j] = q;
+            }
             static inline void dg_smallest_f32(float *restrict v, const int64_t n, const int64_t k, float *restrict value,
                                                int32_t *restrict index)
             {
@@ -315,14 +325,8 @@ public struct GeneratedSources: Equatable, Sendable {
                     lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(16));
                 }
                 for (int64_t i = 0; i < count; i++) {
-                    const int32_t q = packedIndex[i];
-                    if (q >= n) break;
-                    const float x = packed[i];
-                    if (!(x < value[k - 1])) continue;
-                    int64_t j = k - 1;
-                    while (j > 0 && value[j - 1] > x) { value[j] = value[j - 1]; index[j] = index[j - 1]; j--; }
-                    value[j] = x;
-                    index[j] = q;
+                    if (packedIndex[i] >= n) break;
+                    dg_insert_smallest_f32(value, index, k, packed[i], packedIndex[i]);
                 }
             #else
                 uint8_t marked[blocks > 0 ? blocks * 16 : 16];
@@ -336,12 +340,7 @@ public struct GeneratedSources: Equatable, Sendable {
                         const int64_t q = 8 * w + __builtin_ctzll(word) / 8;
                         word &= word - 1;
                         if (q >= n) break;
-                        const float x = v[q];
-                        if (!(x < value[k - 1])) continue;
-                        int64_t j = k - 1;
-                        while (j > 0 && value[j - 1] > x) { value[j] = value[j - 1]; index[j] = index[j - 1]; j--; }
-                        value[j] = x;
-                        index[j] = (int32_t)q;
+                        dg_insert_smallest_f32(value, index, k, v[q], (int32_t)q);
                     }
                 }
             #endif
