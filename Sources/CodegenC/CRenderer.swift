@@ -64,6 +64,7 @@ struct CRenderer {
             switch value {
             case .value(let id): return [id]
             case .map(let g, _): return program.groups[g].members
+            case .values(let ids): return ids
             }
         }
     }
@@ -74,6 +75,7 @@ struct CRenderer {
             switch value {
             case .value(let id): noteUse(id, scope: 1)
             case .map(let g, _): for m in program.groups[g].members { noteUse(m, scope: innermostLoop(ofGroup: g)) }
+            case .values(let ids): for id in ids { noteUse(id, scope: 1) }
             }
         }
         for g in program.groups.indices { for loop in program.groups[g].loops { stack.append(program.loops[loop].extent) } }
@@ -606,6 +608,8 @@ struct CRenderer {
                 args.append(("\(cType(t)) *restrict \(n)", "[\(dims)] \(t.rawValue)" + (doc.isEmpty ? "" : ": \(doc)")))
             case .store(let n, let t, _, _, _, let doc):
                 args.append(("\(cType(t)) *restrict \(n)", "[…] \(t.rawValue), written where the kernel says" + (doc.isEmpty ? "" : ": \(doc)")))
+            case .gather(let n, _, let doc):
+                args.append(("float *restrict \(n)", "[…] float32, written where the kernel says" + (doc.isEmpty ? "" : ": \(doc)")))
             case .smallest(let n, let count, let axis, _, let doc):
                 let dims = (rowDims + [String(count)]).joined(separator: " × ")
                 args.append(("float *restrict \(n)_value", "[\(dims)] float32: the \(count) smallest over \(axis.name), ascending" + (doc.isEmpty ? "" : ": \(doc)")))
@@ -738,6 +742,12 @@ struct CRenderer {
                 }
                 outputLanes = nil
                 line("dg_smallest_f32(\(n)_row, \(extent), \(count), \(n)_value + row * \(count), \(n)_index + row * \(count));")
+            case (.gather(let n, let gather, let doc), .values(let ids)):
+                for id in ids { prepare(id) }
+                let a = ids.map { cText($0, as: .int) }
+                let source = gather.list == nil ? gather.source.name : "\(gather.source.name)[\(a[7])]"
+                if !doc.isEmpty { line("/* \(doc) */") }
+                line("dg_gather_columns_f32(\(source) + \(a[0]), \(a[1]), \(a[2]), \(gather.columns.name) + \(a[3]), \(a[4]), \(n) + \(a[5]), \(a[6]));")
             default:
                 preconditionFailure("output and value kinds disagree")
             }

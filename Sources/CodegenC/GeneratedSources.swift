@@ -346,6 +346,38 @@ public struct GeneratedSources: Equatable, Sendable {
             #endif
             }
             """),
+        ("dg_gather_columns_f32", """
+            /* Column columns[j] of the rows r < rows of the row-major block m (rows n floats apart), for j < count,
+               into out[j·stride + r]: the block transposed, the listed columns only. On AVX-512, 16 rows at a time,
+               each column one 16-lane gather with 32-bit offsets from the block of 16 rows (masked for the last
+               rows); elsewhere column by column, in loops the compiler vectorizes. */
+            static inline void dg_gather_columns_f32(const float *restrict m, const int64_t n, const int64_t rows,
+                                                     const int64_t *restrict columns, const int64_t count, float *restrict out,
+                                                     const int64_t stride)
+            {
+            #if defined(DG_AVX512_VARIANT)
+                if (n <= INT32_MAX / 16) {
+                    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                               _mm512_set1_epi32((int32_t)n));
+                    for (int64_t r = 0; r < rows; r += 16) {
+                        const __mmask16 lanes = rows - r >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (rows - r)) - 1);
+                        const float *restrict block = m + r * n;
+                        for (int64_t j = 0; j < count; j++) {
+                            const __m512i at = _mm512_add_epi32(offsets, _mm512_set1_epi32((int32_t)columns[j]));
+                            _mm512_mask_storeu_ps(out + j * stride + r, lanes,
+                                                  _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, at, block, 4));
+                        }
+                    }
+                    return;
+                }
+            #endif
+                for (int64_t j = 0; j < count; j++) {
+                    const int64_t c = columns[j];
+                    #pragma omp simd simdlen(8)
+                    for (int64_t r = 0; r < rows; r++) out[j * stride + r] = m[r * n + c];
+                }
+            }
+            """),
     ]
 
     static let headerPrelude = banner + """

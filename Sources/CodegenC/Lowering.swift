@@ -6,6 +6,8 @@ public enum OutputValue: Sendable {
     case value(Int)
     /// A map output: the loop group that writes it (maps over the same axes share one), and its value.
     case map(group: Int, value: Int)
+    /// Row-level operations passed to a helper (for `.gather`: ``ColumnGather/operands``).
+    case values([Int])
 }
 
 /// Lowers a kernel's expression graph to a ``Program``.
@@ -71,6 +73,8 @@ public struct Lowering {
             case .smallest(_, _, let axis, let e, _):
                 let g = mapGroup([axis], [e], context)
                 outputs.append(.map(group: g, value: program.groups[g].members[0]))
+            case .gather(_, let gather, _):
+                outputs.append(.values(gather.operands.map { lower($0, context) }))
             }
         }
     }

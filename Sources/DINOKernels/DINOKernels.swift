@@ -253,19 +253,19 @@ public enum DINOKernels {
         let labelStart = Tensor("label_start", .int64, [B], doc: "where each image's distinct labels start in label_class")
         let labelCount = Tensor("label_count", .int64, [B], doc: "how many distinct labels each image has")
         let labelClass = Tensor("label_class", .int64, [J], doc: "the distinct labels of every image, image after image")
-        let j = Axis("j", .expression(labelCount[g.b.i]))
-        let label = labelStart[g.b.i] + j.i
+        // the segment's queries are rows of C logits; the columns are the image's labels
+        let table = ColumnGather(source: headLogits, list: g.h.i, start: headLogitsStride[g.h.i] * g.b.i + g.first * C.expr,
+                                 rowLength: C.expr, rows: g.count, columns: labelClass, columnsStart: labelStart[g.b.i],
+                                 count: labelCount[g.b.i], at: (g.h.i * J.expr + labelStart[g.b.i]) * Q.expr + g.first, stride: Q.expr)
         return Kernel(
             name: "label_pass",
             doc: "Per segment of each matched head: label_loss, and the logits of the image's labels, query by query.",
             rows: g.rows, inputs: [headLogits, headLogitsStride, labelStart, labelCount, labelClass],
             parameters: ["alpha"],
             outputs: segmentLosses(g, gamma: nil) + [
-                .store(name: "class_logits", .float32, over: [j, g.r], at: (g.h.i * J.expr + label) * Q.expr + g.first + g.r.i,
-                       g.logit(query: g.r.i, labelClass[label]), doc: "[H × J × Q]: the logit of each head, image label and query"),
+                .gather(name: "class_logits", table, doc: "[H × J × Q]: the logit of each head, image label and query"),
             ],
-            // one gathered logit per query: 8-lane gathers are faster than 16-lane ones on some CPUs
-            schedule: Schedule(blockRows: 1, outputLanes: ["class_logits": 8]))
+            schedule: Schedule(blockRows: 1))
     }
 
     // MARK: - Matched pairs

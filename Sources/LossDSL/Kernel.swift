@@ -125,14 +125,73 @@ public enum Output: Hashable, Sendable {
     /// equal values), as two arrays: `NAME_value` (float) and `NAME_index` (int32), `count` per row;
     /// +∞ and −1 pad them when the axis is shorter than `count`.
     case smallest(name: String, count: Int, over: Axis, Expr, doc: String)
+    /// Per row, some columns of a block of float32 rows, transposed (see ``ColumnGather``): the table
+    /// another kernel reads column by column. Like ``smallest(name:count:over:_:doc:)`` it is one
+    /// helper call (`dg_gather_columns_f32`), which the schedule of the instruction set chooses.
+    case gather(name: String, ColumnGather, doc: String)
 
     /// The output argument's name.
     public var name: String {
         switch self {
         case .total(let n, _, _), .perRow(let n, _, _, _), .map(let n, _, _, _, _), .store(let n, _, _, _, _, _),
-             .smallest(let n, _, _, _, _): return n
+             .smallest(let n, _, _, _, _), .gather(let n, _, _): return n
         }
     }
+}
+
+/// Which elements a ``Output/gather(name:_:doc:)`` output copies, and where to: for each column j <
+/// `count` and row r < `rows`, the element in row r and column `columns[columnsStart + j]` of the block
+/// of `source` that starts at element `start` and whose rows are `rowLength` elements apart, written to
+/// the output at `at + j·stride + r`.
+///
+/// ```swift
+/// // the logit of each label of the image, query by query: a table indexed by label, then query
+/// ColumnGather(source: logits, list: h.i, start: imageStride[h.i] * b.i, rowLength: C.expr, rows: Q.expr,
+///              columns: labelClass, columnsStart: labelStart[b.i], count: labelCount[b.i],
+///              at: labelStart[b.i] * Q.expr, stride: Q.expr)
+/// ```
+public struct ColumnGather: Hashable, Sendable {
+    /// The float32 tensor read (a list of tensors: `list` chooses one).
+    public var source: Tensor
+    /// The element of a list tensor read (nil for a plain tensor).
+    public var list: Expr?
+    /// The block's first element, as an index into the (chosen) tensor.
+    public var start: Expr
+    /// Elements from one row of the block to the next.
+    public var rowLength: Expr
+    /// Rows of the block.
+    public var rows: Expr
+    /// The int64 tensor holding the column indices.
+    public var columns: Tensor
+    /// Where the columns start in `columns`.
+    public var columnsStart: Expr
+    /// How many columns.
+    public var count: Expr
+    /// Where column 0, row 0 goes in the output.
+    public var at: Expr
+    /// Output elements from one column to the next (rows are consecutive).
+    public var stride: Expr
+
+    /// A gather of `count` columns of a `rows`-row block.
+    public init(source: Tensor, list: Expr? = nil, start: Expr, rowLength: Expr, rows: Expr, columns: Tensor, columnsStart: Expr,
+                count: Expr, at: Expr, stride: Expr) {
+        precondition(source.type == .float32, "a gather copies float32 elements")
+        precondition(columns.type == .int64, "a gather's column indices are int64")
+        precondition((list != nil) == source.isList, "a list tensor needs `list`, a plain tensor none")
+        self.source = source
+        self.list = list
+        self.start = start
+        self.rowLength = rowLength
+        self.rows = rows
+        self.columns = columns
+        self.columnsStart = columnsStart
+        self.count = count
+        self.at = at
+        self.stride = stride
+    }
+
+    /// The row-level integer expressions, in the helper's argument order (the list element last, if any).
+    public var operands: [Expr] { [start, rowLength, rows, columnsStart, count, at, stride] + (list.map { [$0] } ?? []) }
 }
 
 /// How a kernel is run — kept apart from its math.

@@ -60,6 +60,26 @@ final class CodegenTests: XCTestCase {
         XCTAssertLessThan(expLine, loopLine, function)
     }
 
+    /// A gather output is one call of its helper per row, with the block, the columns and the output
+    /// placed as its expressions say, and no loop of its own.
+    func testGatherIsOneHelperCall() {
+        let matrix = Tensor("m", .float32, [.size("N"), .size("C")])
+        let columns = Tensor("cols", .int64, [.size("K")])
+        let gather = ColumnGather(source: matrix, start: row.i * Extent.size("C").expr, rowLength: Extent.size("C").expr,
+                                  rows: Expr.int(1), columns: columns, columnsStart: Expr.int(0), count: Extent.size("K").expr,
+                                  at: row.i, stride: Extent.size("N").expr)
+        let kernel = Kernel(name: "probe", doc: "probe", rows: [row], inputs: [matrix, columns],
+                            outputs: [.gather(name: "out", gather, doc: "row i's listed columns")],
+                            schedule: Schedule(blockRows: 1))
+        let source = GeneratedSources(kernels: [kernel]).source
+        let function = body(source)
+        XCTAssertEqual(count("dg_gather_columns_f32(", in: function), 1, function)
+        XCTAssertTrue(function.contains("dg_gather_columns_f32(m + (i * C), C, 1, cols + 0, K, out + i, N);"), function)
+        XCTAssertFalse(function.contains("for ("), function)
+        // the helper comes with the source, once
+        XCTAssertEqual(count("static inline void dg_gather_columns_f32(", in: source), 1)
+    }
+
     func testOutputIsDeterministic() {
         let first = GeneratedSources(kernels: DINOKernels.all)
         let second = GeneratedSources(kernels: DINOKernels.all)
