@@ -309,24 +309,22 @@ public struct GeneratedSources: Equatable, Sendable {
                     for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
                 }
             #if defined(DG_AVX512_VARIANT)
-                /* the values up to τ and their indices, in order (so that equal values keep their order), packed
-                   by one compare and two compresses per vector: no branch per vector */
-                float packed[blocks * 16 + 16];
-                int32_t packedIndex[blocks * 16 + 16];
-                int64_t count = 0;
+                /* one compare per vector: its 16 marks (the values up to τ) into a 16-bit mask, four masks to a 64-bit
+                   word; then the few marked values, word by word in order, so that equal values keep their order */
+                const int64_t words = (blocks + 3) / 4;
+                uint16_t marks[words > 0 ? words * 4 : 4];
                 const __m512 bound = _mm512_set1_ps(tau);
-                __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-                for (int64_t b = 0; b < blocks; b++) {
-                    const __m512 x = _mm512_loadu_ps(v + 16 * b);
-                    const __mmask16 marks = _mm512_cmp_ps_mask(x, bound, _CMP_LE_OQ);
-                    _mm512_storeu_ps(packed + count, _mm512_maskz_compress_ps(marks, x));
-                    _mm512_storeu_si512(packedIndex + count, _mm512_maskz_compress_epi32(marks, lanes));
-                    count += __builtin_popcount((unsigned)marks);
-                    lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(16));
-                }
-                for (int64_t i = 0; i < count; i++) {
-                    if (packedIndex[i] >= n) break;
-                    dg_insert_smallest_f32(value, index, k, packed[i], packedIndex[i]);
+                for (int64_t b = 0; b < blocks; b++) marks[b] = (uint16_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(v + 16 * b), bound, _CMP_LE_OQ);
+                for (int64_t b = blocks; b < words * 4; b++) marks[b] = 0;
+                for (int64_t w = 0; w < words; w++) {
+                    uint64_t word;
+                    memcpy(&word, marks + 4 * w, 8);
+                    while (word) {
+                        const int64_t q = 64 * w + __builtin_ctzll(word);
+                        word &= word - 1;
+                        if (q >= n) break;
+                        dg_insert_smallest_f32(value, index, k, v[q], (int32_t)q);
+                    }
                 }
             #else
                 uint8_t marked[blocks > 0 ? blocks * 16 : 16];
