@@ -493,6 +493,14 @@ struct CRenderer {
             let variable = program.loops[loop].variable
             prepare(program.loops[loop].extent)
             let extent = cText(program.loops[loop].extent, as: .int)
+            if let scan = atLeastScan(body, loop: loop) {
+                // x[i] ≥ v over consecutive float32 elements: the prelude's scan (on AVX-512, one masked
+                // compare per 16 elements)
+                for id in scan.rowValues { prepare(id) }
+                line("const int \(name(member)) = dg_any_at_least_f32(\(scan.pointer) + \(cText(scan.start, as: .int)), \(extent), "
+                     + "\(cText(scan.bound, as: .real)));")
+                break
+            }
             let width = vectorWidth, block = "\(variable)_block"
             line("int \(name(member)) = 0;")
             line("for (int64_t \(block) = 0; \(block) < \(extent) && !\(name(member)); \(block) += \(width)) {")
@@ -552,6 +560,38 @@ struct CRenderer {
             preconditionFailure("map groups are emitted as outputs")
         }
         for m in group.members { prepared.insert(m) }
+    }
+
+    /// A scan `x[start + i] ≥ bound` for i along `loop`, over a float32 tensor, with `start` and `bound`
+    /// (and a list tensor's element) outside the loop: what `dg_any_at_least_f32` computes.
+    private func atLeastScan(_ body: Int, loop: Int) -> (pointer: String, start: Int, bound: Int, rowValues: [Int])? {
+        let op = program.ops[body]
+        guard isFloat, case .binary(.greaterEqual) = op.kind else { return nil }
+        let (lhs, bound) = (program.ops[op.operands[0]], op.operands[1])
+        guard case .load(let tensorName, false) = lhs.kind,
+              let tensor = kernel.inputs.first(where: { $0.name == tensorName }), tensor.type == .float32,
+              !isInside(program.ops[bound].scope, loop) else { return nil }
+        // the flat index: the loop variable, plus a value from outside the loop
+        let index = lhs.operands[lhs.operands.count - 1]
+        let loopIndex = { (id: Int) -> Bool in
+            if case .index(let v) = self.program.ops[id].kind { return v == self.program.loops[loop].variable }
+            return false
+        }
+        var start: Int
+        if case .binary(.add) = program.ops[index].kind {
+            let (a, b) = (program.ops[index].operands[0], program.ops[index].operands[1])
+            if loopIndex(b), !isInside(program.ops[a].scope, loop) { start = a } else if loopIndex(a), !isInside(program.ops[b].scope, loop) { start = b } else { return nil }
+        } else {
+            return nil
+        }
+        var pointer = tensorName, rowValues = [start, bound]
+        if tensor.isList {
+            let element = lhs.operands[lhs.operands.count - 2]
+            guard !isInside(program.ops[element].scope, loop) else { return nil }
+            rowValues.append(element)
+            pointer = "\(tensorName)[\(cText(element, as: .int))]"
+        }
+        return (pointer, start, bound, rowValues)
     }
 
     // MARK: - The function

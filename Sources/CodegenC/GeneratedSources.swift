@@ -344,6 +344,30 @@ public struct GeneratedSources: Equatable, Sendable {
             #endif
             }
             """),
+        ("dg_any_at_least_f32", """
+            /* Whether some x[i] ≥ v for i < n: 16 elements at a time, stopping at the first 16 that hold one (on
+               AVX-512 one compare per 16, the last ones masked; elsewhere fixed-length blocks the compiler turns into
+               vector tests). */
+            static inline int dg_any_at_least_f32(const float *restrict x, const int64_t n, const float v)
+            {
+            #if defined(DG_AVX512_VARIANT)
+                const __m512 bound = _mm512_set1_ps(v);
+                int64_t i = 0;
+                for (; i + 16 <= n; i += 16)
+                    if (_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), bound, _CMP_GE_OQ)) return 1;
+                if (i == n) return 0;
+                const __mmask16 last = (__mmask16)((1u << (n - i)) - 1);
+                return _mm512_mask_cmp_ps_mask(last, _mm512_maskz_loadu_ps(last, x + i), bound, _CMP_GE_OQ) != 0;
+            #else
+                int any = 0;
+                int64_t i = 0;
+                for (; i + 16 <= n && !any; i += 16)
+                    for (int64_t j = i; j < i + 16; j++) any |= x[j] >= v;
+                for (; i < n && !any; i++) any = x[i] >= v;
+                return any;
+            #endif
+            }
+            """),
         ("dg_gather_columns_f32", """
             /* Column columns[j] of the rows r < rows of the row-major block m (rows n floats apart), for j < count,
                into out[j·stride + r]: the block transposed, the listed columns only. On AVX-512, 16 rows at a time,

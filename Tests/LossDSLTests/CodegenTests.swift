@@ -80,6 +80,25 @@ final class CodegenTests: XCTestCase {
         XCTAssertEqual(count("static inline void dg_gather_columns_f32(", in: source), 1)
     }
 
+    /// A scan for an element at least a row's value, over consecutive elements, is the prelude's
+    /// `dg_any_at_least_f32`; any other condition keeps the generic block-by-block scan.
+    func testContiguousScanIsOneHelperCall() {
+        let c = Axis("c", .size("C"))
+        let table = Tensor("t", .float32, [.size("N"), .size("C")])
+        func scan(_ condition: (Expr, Expr) -> Expr) -> String {
+            let kernel = Kernel(name: "probe", doc: "probe", rows: [row], inputs: [table, input],
+                                outputs: [.perRow(name: "out", .float32, exists(over: c, condition(table[row.i, c.i], input[row.i])).real, doc: "")],
+                                schedule: Schedule(blockRows: 1))
+            return body(GeneratedSources(kernels: [kernel]).source)
+        }
+        let atLeast = scan { x, v in x >= v }
+        XCTAssertTrue(atLeast.range(of: #"dg_any_at_least_f32\(t \+ \w+, C, \w+\);"#, options: .regularExpression) != nil, atLeast)
+        XCTAssertFalse(atLeast.contains("c_block"), atLeast)
+        let greater = scan { x, v in x > v }
+        XCTAssertFalse(greater.contains("dg_any_at_least_f32"), greater)
+        XCTAssertTrue(greater.contains("c_block"), greater)
+    }
+
     func testOutputIsDeterministic() {
         let first = GeneratedSources(kernels: DINOKernels.all)
         let second = GeneratedSources(kernels: DINOKernels.all)
