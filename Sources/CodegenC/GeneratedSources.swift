@@ -289,14 +289,42 @@ public struct GeneratedSources: Equatable, Sendable {
             {
                 const int64_t blocks = (n + 15) / 16;
                 for (int64_t i = n; i < blocks * 16; i++) v[i] = INFINITY;
+                for (int64_t j = 0; j < k; j++) { value[j] = INFINITY; index[j] = -1; }
+                float tau = INFINITY;
+            #if defined(DG_AVX512_VARIANT)
+                /* the lane minima, four vectors in flight (a NaN never replaces a lane's value, as below); τ is the
+                   lane whose rank is k − 1: a lane's rank counts the lanes below it and the equal ones before it, one
+                   rotation and two compares per other lane */
+                __m512 m0 = _mm512_set1_ps(INFINITY), m1 = m0, m2 = m0, m3 = m0;
+                int64_t b = 0;
+                for (; b + 4 <= blocks; b += 4) {
+                    m0 = _mm512_min_ps(_mm512_loadu_ps(v + 16 * b), m0);
+                    m1 = _mm512_min_ps(_mm512_loadu_ps(v + 16 * b + 16), m1);
+                    m2 = _mm512_min_ps(_mm512_loadu_ps(v + 16 * b + 32), m2);
+                    m3 = _mm512_min_ps(_mm512_loadu_ps(v + 16 * b + 48), m3);
+                }
+                for (; b < blocks; b++) m0 = _mm512_min_ps(_mm512_loadu_ps(v + 16 * b), m0);
+                const __m512 m = _mm512_min_ps(_mm512_min_ps(m0, m1), _mm512_min_ps(m2, m3));
+                if (k <= 16) {
+                    const __m512i one = _mm512_set1_epi32(1), fifteen = _mm512_set1_epi32(15);
+                    __m512i from = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), rank = _mm512_setzero_si512();
+                    for (int s = 1; s < 16; s++) {
+                        /* lane i against lane (i + s) mod 16, which comes before it when i + s >= 16 */
+                        from = _mm512_and_si512(_mm512_add_epi32(from, one), fifteen);
+                        const __m512 other = _mm512_permutexvar_ps(from, m);
+                        const __mmask16 before = (__mmask16)(0xffffu << (16 - s));
+                        const __mmask16 below = _mm512_cmp_ps_mask(other, m, _CMP_LT_OQ) | (_mm512_cmp_ps_mask(other, m, _CMP_EQ_OQ) & before);
+                        rank = _mm512_mask_add_epi32(rank, below, rank, one);
+                    }
+                    tau = _mm512_cvtss_f32(_mm512_maskz_compress_ps(_mm512_cmpeq_epi32_mask(rank, _mm512_set1_epi32((int32_t)(k - 1))), m));
+                }
+            #else
                 float lane[16];
                 for (int64_t i = 0; i < 16; i++) lane[i] = INFINITY;
                 for (int64_t b = 0; b < blocks; b++) {
                     #pragma omp simd simdlen(16)
                     for (int64_t i = 0; i < 16; i++) lane[i] = v[b * 16 + i] < lane[i] ? v[b * 16 + i] : lane[i];
                 }
-                for (int64_t j = 0; j < k; j++) { value[j] = INFINITY; index[j] = -1; }
-                float tau = INFINITY;
                 if (k <= 16) {
                     for (int64_t i = 0; i < 16; i++) {
                         const float x = lane[i];
@@ -308,6 +336,7 @@ public struct GeneratedSources: Equatable, Sendable {
                     tau = value[k - 1];
                     for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
                 }
+            #endif
             #if defined(DG_AVX512_VARIANT)
                 /* one compare per vector: its 16 marks (the values up to τ) into a 16-bit mask, four masks to a 64-bit
                    word; then the few marked values, word by word in order, so that equal values keep their order */
