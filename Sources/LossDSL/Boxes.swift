@@ -39,9 +39,11 @@ public func intersection(_ a: BoxXYXY, _ b: BoxXYXY) -> Expr {
 /// Area covered by either box.
 public func union(_ a: BoxXYXY, _ b: BoxXYXY) -> Expr { a.area + b.area - intersection(a, b) }
 
-/// Area of the smallest box enclosing both.
+/// Area of the smallest box enclosing both. Its sides are never negative for boxes with x0 ≤ x1 and
+/// y0 ≤ y1 (in float arithmetic too: max(a.x1, b.x1) ≥ a.x1 ≥ a.x0 ≥ min(a.x0, b.x0)), the only boxes
+/// the criterion accepts, so upstream's clamp at 0 would change nothing and is left out.
 public func enclosingArea(_ a: BoxXYXY, _ b: BoxXYXY) -> Expr {
-    max(max(a.x1, b.x1) - min(a.x0, b.x0), 0) * max(max(a.y1, b.y1) - min(a.y0, b.y0), 0)
+    (max(a.x1, b.x1) - min(a.x0, b.x0)) * (max(a.y1, b.y1) - min(a.y0, b.y0))
 }
 
 /// Intersection over union, with DINO's `+ 1e-6` in the denominator.
