@@ -56,28 +56,24 @@ struct Matcher {
                              o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &value, &index)
         }
         let listed = Q > width   // with Q ≤ 5 queries every image's matrix is small: solve it whole
-        // the entries whose exact costs are the lists (row h·T + t's first k queries, in order), the lists'
-        // objects, and per row the fifth bound, less a margin that covers float32 rounding differences
-        // between the bounds' and the exact costs' kernels
+        // the lists (row h·T + t's first k queries, in order), per row the fifth bound, less a margin that
+        // covers float32 rounding differences between the bounds' and the exact costs' kernels, and the
+        // exact costs of the lists
         let entries = listed ? H * T * k : 0
-        var entryHead = [Int64](repeating: 0, count: entries), entryTarget = entryHead, entryQuery = entryHead
         var objects = [Int32](repeating: 0, count: entries), bounds = [Double](repeating: 0, count: listed ? H * T : 0)
         var exact = [Double](repeating: 0, count: entries)
         if listed {
             for row in 0..<(H * T) {
-                for c in 0..<k {
-                    let e = row * k + c, q = index[row * width + c]
-                    entryHead[e] = Int64(row / T)
-                    entryTarget[e] = Int64(row % T)
-                    entryQuery[e] = Int64(q)
-                    objects[e] = q
-                }
+                for c in 0..<k { objects[row * k + c] = index[row * width + c] }
                 let bound = Double(value[row * width + k])
                 bounds[row] = bound - 1e-6 * Swift.max(1, Swift.abs(bound))
             }
-            dino_match_cost_entries(Int64(entryHead.count), Int64(list.classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
-                                    entryHead, entryTarget, entryQuery, targets.image, targets.labels, targets.boxes,
-                                    o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &exact)
+            parts.withUnsafeBufferPointer { p in
+                let b = p.baseAddress!
+                dino_match_cost_entries(Int64(H), Int64(T), Int64(labels.total), Int64(Q), Int64(B), classLogits, b, b + n, b + 2 * n, b + 3 * n,
+                                        index, targets.image, labels.targetLabel, targets.boxes,
+                                        o.focalAlpha, o.costClass, o.costBbox, o.costGiou, &exact)
+            }
         }
         timer.lap("cost matrices")
 

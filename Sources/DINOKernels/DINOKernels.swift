@@ -165,29 +165,30 @@ public enum DINOKernels {
             schedule: Schedule(blockRows: 1, interleave: 2))
     }
 
-    /// HungarianMatcher's exact cost (as `match_cost` computes it) of listed entries: head, target, query.
+    /// HungarianMatcher's exact cost (as `match_cost` computes it) of the queries `match_bound` listed
+    /// first for each head and target: the four of the smallest bounds (`boundedCandidates` − 1), read from
+    /// what the bounded matching has just had in cache — the logit from `label_pass`'s table, the box from
+    /// `query_boxes`'s parts.
     public static func matchCostEntries(gamma: String?) -> Kernel {
-        let list = Blocked(E, "e")
-        let entryHead = Tensor("entry_head", .int64, [E], doc: "head of each entry")
-        let entryTarget = Tensor("entry_target", .int64, [E], doc: "target of each entry (an index into labels and target_boxes)")
-        let entryQuery = Tensor("entry_query", .int64, [E], doc: "query of each entry")
+        let h = Axis("h", H), t = Axis("t", T), m = Axis("m", .fixed(boundedCandidates - 1))
+        let classLogits = Tensor("class_logits", .float32, [H, J, Q], doc: "label_pass's logits of each head, image label and query")
+        let parts = queryBoxParts.prefix(4).map { Tensor("box_" + $0, .float32, [H, B, Q], doc: "query_boxes's " + $0) }
+        let candidates = Tensor("candidates_index", .int32, [H, T, .fixed(boundedCandidates)], doc: "match_bound's queries of the smallest bounds")
         let targetImage = Tensor("target_image", .int64, [T], doc: "image of each target")
-        let labels = Tensor("labels", .int64, [T], doc: "target labels")
+        let targetLabel = Tensor("target_label", .int64, [T], doc: "each target's entry in its image's label list (an index into J)")
         let targetBoxes = Tensor("target_boxes", .float32, [T, .fixed(4)], doc: "target boxes, cxcywh")
-        let e = list.item
-        let head = entryHead[e], target = entryTarget[e], query = entryQuery[e]
-        let image = targetImage[target]
-        let classCost = focalMatchingCost(logit: logit(head, image, query, labels[target]), alpha: alpha, gamma: gammaExpr(gamma))
-        let cost = matchingCost(classCost: classCost, predicted: predictedBox(head, image, query), target: BoxCXCYWH(targetBoxes, target))
+        // (a query of −1, which no list the solver accepts holds, reads query 0)
+        let query = max(candidates[h.i, t.i, m.i], 0), image = targetImage[t.i]
+        let part = parts.map { $0[h.i, image, query] }
+        let classCost = focalMatchingCost(logit: classLogits[h.i, targetLabel[t.i], query], alpha: alpha, gamma: gammaExpr(gamma))
+        let cost = matchingCost(classCost: classCost, predicted: BoxCXCYWH(part[0], part[1], part[2], part[3]), target: BoxCXCYWH(targetBoxes, t.i))
         return Kernel(
             name: "match_cost_entries" + suffix(gamma),
-            doc: "HungarianMatcher's exact matching cost of listed (head, target, query) entries.",
-            rows: [list.row], inputs: [headLogits, headLogitsStride, headBoxes, headBoxesStride, entryHead, entryTarget, entryQuery,
-                                       targetImage, labels, targetBoxes],
+            doc: "HungarianMatcher's exact matching cost of the queries match_bound listed first for each head and target.",
+            rows: [h, t], inputs: [classLogits] + parts + [candidates, targetImage, targetLabel, targetBoxes],
             parameters: ["alpha"] + gammaParameters(gamma) + ["cost_class", "cost_bbox", "cost_giou"],
-            outputs: [.store(name: "cost", .float64, over: [list.inner], at: e, cost, doc: "[E]: C[h, t, q] of each entry")],
-            // every value is gathered: 8-lane gathers are faster than 16-lane ones on some CPUs
-            schedule: Schedule(blockRows: 1, outputLanes: ["cost": 8]))
+            outputs: [.map(name: "cost", .float64, over: [m], cost, doc: "C[h, t, q] of each listed query")],
+            schedule: Schedule(blockRows: 8, vectorize: false))
     }
 
     // MARK: - Label loss

@@ -84,8 +84,9 @@ final class MatchingKernelTests: XCTestCase {
         return bound
     }
 
-    /// match_bound on a batch: query_boxes first, then the bounds; (values, indices), five per (head, target).
-    func runMatchBound(_ x: Batch, classLogits: [Float], targetLabel: [Int64], labels J: Int) -> ([Float], [Int32]) {
+    /// match_bound on a batch: query_boxes first, then the bounds; (values, indices), five per (head, target),
+    /// and the box parts (nine arrays of H × B × Q, one after the other).
+    func runMatchBound(_ x: Batch, classLogits: [Float], targetLabel: [Int64], labels J: Int) -> ([Float], [Int32], [Float]) {
         let n = x.heads * x.batch * x.queries, T = x.total, width = DINOKernels.boundedCandidates
         var parts = [Float](repeating: .nan, count: 9 * n)
         var value = [Float](repeating: .nan, count: x.heads * T * width), index = [Int32](repeating: -2, count: x.heads * T * width)
@@ -106,7 +107,7 @@ final class MatchingKernelTests: XCTestCase {
             let x0 = box[0] - 0.5 * box[2], x1 = box[0] + 0.5 * box[2], y0 = box[1] - 0.5 * box[3], y1 = box[1] + 0.5 * box[3]
             XCTAssertEqual(Double(parts[8 * n + at]), Double((x1 - x0) * (y1 - y0)), accuracy: 1e-6)
         } } }
-        return (value, index)
+        return (value, index, parts)
     }
 
     /// Head h's boxes image by image, coordinate by coordinate, as match_cost reads them.
@@ -164,7 +165,7 @@ final class MatchingKernelTests: XCTestCase {
                 var classLogits = pass.classLogits
                 for j in 0..<J { for q in 0..<Swift.min(queries, 9) { classLogits[j * queries + q] = classLogits[j * queries] } }
                 let bounds = classBound(classLogits)
-                let (value, index) = runMatchBound(x, classLogits: classLogits, targetLabel: labels.targetLabel, labels: J)
+                let (value, index, _) = runMatchBound(x, classLogits: classLogits, targetLabel: labels.targetLabel, labels: J)
                 for h in 0..<heads { for t in 0..<T {
                     let b = Int(x.targetImage[t])
                     let reference = (0..<queries).map { q -> Double in
@@ -199,36 +200,39 @@ final class MatchingKernelTests: XCTestCase {
 
     /// match_cost_entries gives exactly the entries of match_cost's whole matrices, and the bound of
     /// match_bound never exceeds the exact cost.
+    /// match_cost_entries gives the exact costs of the four queries match_bound listed first for every head
+    /// and target, bit for bit those of the whole matrices (match_cost); every bound is at most its exact cost.
     func testMatchCostEntriesEqualTheWholeMatrix() {
         withEachVectorWidth {
             var random = TestRandom(seed: 13)
             let x = makeBatch(&random, heads: 2, batch: 2, queries: 300, classes: 91, counts: [5, 12])
             let pass = runLabelPass(x)
             let labels = imageLabels(x)
-            let T = x.total, Q = x.queries
+            let T = x.total, Q = x.queries, n = x.heads * x.batch * Q, width = DINOKernels.boundedCandidates, k = width - 1
+            let (value, index, parts) = runMatchBound(x, classLogits: pass.classLogits, targetLabel: labels.targetLabel, labels: labels.classes.count)
+            var exact = [Double](repeating: .nan, count: x.heads * T * k)
+            parts.withUnsafeBufferPointer { p in
+                let b = p.baseAddress!
+                dino_match_cost_entries(Int64(x.heads), Int64(T), Int64(labels.classes.count), Int64(Q), Int64(x.batch), pass.classLogits,
+                                        b, b + n, b + 2 * n, b + 3 * n, index, x.targetImage, labels.targetLabel, x.targetBoxes,
+                                        alpha, 2, 5, 2, &exact)
+            }
             for h in 0..<x.heads {
                 // the head's whole matrices (match_cost reads the boxes coordinate by coordinate, as label_pass left them)
                 var whole = [Double](repeating: .nan, count: T * Q)
                 dino_match_cost(Int64(T), Int64(Q), x.logits[h], x.logitsStride[h], Int64(x.classes), columns(x, h), x.targetImage, x.labels,
                                 x.targetBoxes, alpha, 2, 5, 2, &whole)
-                let entries = (0..<400).map { _ in (random.int(T), random.int(Q)) }
-                var exact = [Double](repeating: .nan, count: entries.count)
-                withPointers(x.logits) { logits in
-                    withPointers(x.boxes) { boxes in
-                        dino_match_cost_entries(Int64(entries.count), Int64(x.classes), logits, x.logitsStride, boxes, x.boxesStride,
-                                                entries.map { _ in Int64(h) }, entries.map { Int64($0.0) }, entries.map { Int64($0.1) },
-                                                x.targetImage, x.labels, x.targetBoxes, alpha, 2, 5, 2, &exact)
+                for t in 0..<T {
+                    let row = h * T + t
+                    for m in 0..<k {
+                        let q = Int(index[row * width + m])
+                        XCTAssertEqual(exact[row * k + m], whole[t * Q + q], "head \(h), target \(t), query \(q)")
+                    }
+                    // every bound at most its exact cost
+                    for m in 0..<width {
+                        XCTAssertLessThanOrEqual(Double(value[row * width + m]), whole[t * Q + Int(index[row * width + m])] + 1e-6, "head \(h), target \(t)")
                     }
                 }
-                for (k, (t, q)) in entries.enumerated() {
-                    XCTAssertEqual(exact[k], whole[t * Q + q], "head \(h), target \(t), query \(q)")
-                }
-                // every bound at most its exact cost
-                let (value, index) = runMatchBound(x, classLogits: pass.classLogits, targetLabel: labels.targetLabel, labels: labels.classes.count)
-                for t in 0..<T { for k in 0..<5 {
-                    let row = (h * T + t) * 5 + k
-                    XCTAssertLessThanOrEqual(Double(value[row]), whole[t * Q + Int(index[row])] + 1e-6, "head \(h), target \(t)")
-                } }
             }
         }
     }
