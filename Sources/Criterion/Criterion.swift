@@ -70,13 +70,6 @@ public struct Criterion: Sendable {
 
         // 3. Every head's pairs: its matching's or, for a denoising layer, the fixed ones (query g·S + t ↔
         //    target t of every group g); then what they add, every head in one call.
-        func pairs(_ m: [(queries: [Int], targets: [Int])]) -> Pairs {
-            var p = Pairs(capacity: m.reduce(0) { $0 + $1.queries.count })
-            for (b, image) in m.enumerated() {
-                for (q, t) in zip(image.queries, image.targets) { p.append(image: b, query: q, target: targets.first[b] + t) }
-            }
-            return p
-        }
         let dn = input.denoising
         var dnPairs = Pairs(capacity: (dn?.groups ?? 0) * targets.total)
         if let dn {
@@ -85,16 +78,23 @@ public struct Criterion: Sendable {
                 for g in 0..<dn.groups { for t in 0..<targets.counts[b] { dnPairs.append(image: b, query: g * single + t, target: targets.first[b] + t) } }
             }
         }
+        let matchedCount = matchings.reduce(0) { $0 + $1.reduce(0) { $0 + $1.queries.count } }
+        var headPairs = HeadPairs(capacity: matchedCount + denoising.count * dnPairs.count)
+        for m in matchings {
+            for (b, image) in m.enumerated() {
+                for (q, t) in zip(image.queries, image.targets) { headPairs.append(image: b, query: q, target: targets.first[b] + t) }
+            }
+            headPairs.endHead()
+        }
+        for _ in denoising.heads { headPairs.appendHead(dnPairs) }
         let allHeads = matched.appending(denoising)
-        let headPairs = matchings.map(pairs) + denoising.heads.map { _ in dnPairs }
         let sums = losses.pairSums(allHeads, headPairs)
-        let finalPairs = headPairs[0]
         timer.lap("pair losses")
 
         // 4. Each head's losses, in upstream's order. Head k of `allHeads`: the matched heads (final,
         //    auxiliary, interm, encoder), then the denoising layers (final, auxiliary).
         func headLosses(_ k: Int, normalizer m: Double, classError: Bool) -> HeadLosses {
-            losses.losses(labels: labelPasses[k], pairs: sums[k], count: headPairs[k].count, normalizer: m, classError: classError)
+            losses.losses(labels: labelPasses[k], pairs: sums[k], count: headPairs.range(k).count, normalizer: m, classError: classError)
         }
 
         // The keys in upstream's order, and the weighted total as Σ value·weight over them in that order
@@ -135,7 +135,7 @@ public struct Criterion: Sendable {
         // The final layer, with class_error and the masks.
         var final = headLosses(0, normalizer: numBoxes, classError: true)
         if let masks = input.masks {
-            (final.mask, final.dice) = losses.masks(masks, finalPairs, normalizer: numBoxes)
+            (final.mask, final.dice) = losses.masks(masks, headPairs.pairs(0), normalizer: numBoxes)
             timer.lap("mask losses")
         }
         add(final, suffix: "", order: .ceFirst)

@@ -83,50 +83,44 @@ struct LossFunctions {
     /// What every head's pairs add to the label loss and their box losses, summed per head in pair order
     /// (one `pair_losses` call), and, for the list's first head (the final one), how many have the right
     /// top class (`class_hits`).
-    func pairSums(_ list: HeadList, _ pairs: [Pairs]) -> [PairSums] {
-        let count = pairs.reduce(0) { $0 + $1.count }
-        var head: [Int64] = [], image: [Int64] = [], query: [Int64] = [], target: [Int64] = [], labelsQuery: [UInt8] = []
-        head.reserveCapacity(count)
-        image.reserveCapacity(count)
-        query.reserveCapacity(count)
-        target.reserveCapacity(count)
-        for (h, p) in pairs.enumerated() {
-            head.append(contentsOf: repeatElement(Int64(h), count: p.count))
-            image += p.image
-            query += p.query
-            target += p.target
-        }
+    func pairSums(_ list: HeadList, _ pairs: HeadPairs) -> [PairSums] {
+        let count = pairs.count
         // Only the minsum matcher pairs a query twice (the denoising pairs and a one-to-one matching never do).
+        var labelsQuery: [UInt8] = []
         if options.matcher == .minsum {
             labelsQuery.reserveCapacity(count)
-            for (h, p) in pairs.enumerated() { labelsQuery += p.labelsQuery(batch: list.batch, queries: list.heads[h].logits.queries) }
+            for h in 0..<pairs.heads { labelsQuery += pairs.pairs(h).labelsQuery(batch: list.batch, queries: list.heads[h].logits.queries) }
         } else {
             labelsQuery = [UInt8](repeating: 1, count: count)
         }
-        var sums = [PairSums](repeating: PairSums(), count: pairs.count)
+        var sums = [PairSums](repeating: PairSums(), count: pairs.heads)
         guard count > 0 else { return sums }
         var focal = [Double](repeating: 0, count: count), l1 = focal, xy = focal, hw = focal, giou = focal
         if options.focalGamma == 2 {
             dino_pair_losses(Int64(count), Int64(classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
-                             head, image, query, target, labelsQuery, targets.labels, targets.boxes, options.focalAlpha,
+                             pairs.head, pairs.image, pairs.query, pairs.target, labelsQuery, targets.labels, targets.boxes, options.focalAlpha,
                              &focal, &l1, &xy, &hw, &giou)
         } else {
             dino_pair_losses_gamma(Int64(count), Int64(classes), list.logits, list.logitsStride, list.boxes, list.boxesStride,
-                                   head, image, query, target, labelsQuery, targets.labels, targets.boxes, options.focalAlpha,
-                                   options.focalGamma, &focal, &l1, &xy, &hw, &giou)
+                                   pairs.head, pairs.image, pairs.query, pairs.target, labelsQuery, targets.labels, targets.boxes,
+                                   options.focalAlpha, options.focalGamma, &focal, &l1, &xy, &hw, &giou)
         }
-        for k in 0..<count {
-            let h = Int(head[k])
-            sums[h].positives += focal[k]
-            sums[h].l1 += l1[k]
-            sums[h].xy += xy[k]
-            sums[h].hw += hw[k]
-            sums[h].giou += giou[k]
+        for h in 0..<pairs.heads {
+            for k in pairs.range(h) {
+                sums[h].positives += focal[k]
+                sums[h].l1 += l1[k]
+                sums[h].xy += xy[k]
+                sums[h].hw += hw[k]
+                sums[h].giou += giou[k]
+            }
         }
-        if let first = pairs.first, first.count > 0, let final = list.heads.first {
+        // the final head's pairs are the first
+        let finalCount = pairs.heads > 0 ? pairs.range(0).count : 0
+        if finalCount > 0, let final = list.heads.first {
             let l = final.logits
-            dino_class_hits(Int64(first.count), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride), first.image, first.query,
-                            first.target.map { targets.labels[Int($0)] }, &sums[0].correct)
+            let labels = (0..<finalCount).map { targets.labels[Int(pairs.target[$0])] }
+            dino_class_hits(Int64(finalCount), Int64(classes), l.base, Int64(l.imageStride), Int64(l.rowStride), pairs.image, pairs.query,
+                            labels, &sums[0].correct)
         }
         return sums
     }
