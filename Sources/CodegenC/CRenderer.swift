@@ -381,6 +381,46 @@ struct CRenderer {
         for loop in loops.reversed() { closeLoop(loop) }
     }
 
+    /// `Schedule.prefetch`: before the loop over a group's items, one scalar pass that computes where each
+    /// item's first element of each list tensor (each head's logits, boxes) is and prefetches it, so that
+    /// the vector loop's gathers find them in cache rather than waiting on memory one vector at a time.
+    private mutating func emitPrefetch(_ group: LoopGroup) {
+        guard group.loops.count == 1, let loop = group.loops.first else { return }
+        // the loads of list tensors inside the loop that the members need
+        var loads: [Int] = [], seen: Set<Int> = []
+        var stack = group.members
+        while let id = stack.popLast() {
+            if seen.contains(id) || !isInside(program.ops[id].scope, loop) { continue }
+            seen.insert(id)
+            let op = program.ops[id]
+            if case .load(let tensor, false) = op.kind, kernel.inputs.first(where: { $0.name == tensor })?.isList == true { loads.append(id) }
+            stack += op.operands
+        }
+        guard !loads.isEmpty else { return }
+        // one element per tensor and item: the first (an item's elements of one tensor, such as a box's
+        // four coordinates, share a cache line)
+        loads.sort()
+        var tensors: Set<String> = []
+        loads = loads.filter { tensors.insert(tensorName(of: $0)).inserted }
+        let indices = loads.flatMap { program.ops[$0].operands }
+        let before = prepared
+        line("/* prefetched: each item's \(Set(loads.map { tensorName(of: $0) }).sorted().joined(separator: ", ")) */")
+        emitLoops([loop], roots: indices, innermostPragma: nil) { r, _ in
+            for id in loads {
+                let operands = r.program.ops[id].operands
+                // into L2 (locality 2): a row's items touch more lines than L1 holds
+                r.line("__builtin_prefetch(&\(r.tensorName(of: id))[\(r.cText(operands[operands.count - 2], as: .int))][\(r.cText(operands[operands.count - 1], as: .int))], 0, 2);")
+            }
+        }
+        prepared = prepared.filter { before.contains($0) || !isInside(program.ops[$0].scope, loop) }
+        emittedGroups = emittedGroups.filter { !isInside(program.groups[$0].enclosing, loop) }
+    }
+
+    private func tensorName(of load: Int) -> String {
+        if case .load(let tensor, _) = program.ops[load].kind { return tensor }
+        return ""
+    }
+
     /// How a max reduction of values of type `t` is carried: the key's C type, the function turning a
     /// value into its order-preserving key (nil: the value is its own key) and the smallest key.
     func maxKey(_ t: ValueType) -> (type: String, key: String?, lowest: String) {
@@ -756,14 +796,24 @@ struct CRenderer {
                     }
                 }
                 outputLanes = nil
-            case (.store(let n, let t, _, _, _, let doc), .map(let g, _)):
+            case (.store(let n, _, _, _, _, let doc), .map(let g, _)):
+                // the loop of every store over these axes, written with the first of them: the k-th store of
+                // the group has members 2k (its value) and 2k + 1 (its position)
+                if emittedMaps.contains(g) { continue }
+                emittedMaps.insert(g)
                 let group = program.groups[g]
-                let (value, position) = (group.members[0], group.members[1])
-                line(groupTitle(g) + (doc.isEmpty ? "" : " /* \(doc) */"))
+                let stores = zip(kernel.outputs, outputs).compactMap { o, v -> (String, ElementType)? in
+                    if case .store(let name, let type, _, _, _, _) = o, case .map(g, _) = v { return (name, type) }
+                    return nil
+                }
+                line(groupTitle(g) + (stores.count == 1 ? (doc.isEmpty ? "" : " /* \(doc) */") : " /* " + stores.map(\.0).joined(separator: ", ") + " */"))
+                if kernel.schedule.prefetch { emitPrefetch(group) }
                 outputLanes = kernel.schedule.outputLanes[n]
-                emitLoops(group.loops, roots: [value, position], innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
-                    let at = r.cText(position, as: .int)
-                    r.line("\(n)[\(at)] = (\(r.cType(t)))\(r.cText(value, as: .double));")
+                emitLoops(group.loops, roots: group.members, innermostPragma: scans(inside: group.loops) ? nil : simd(nil)) { r, _ in
+                    for (k, (name, type)) in stores.enumerated() {
+                        let (value, position) = (group.members[2 * k], group.members[2 * k + 1])
+                        r.line("\(name)[\(r.cText(position, as: .int))] = (\(r.cType(type)))\(r.cText(value, as: .double));")
+                    }
                 }
                 outputLanes = nil
             case (.smallest(let n, let count, _, _, let doc), .map(let g, _)):

@@ -21,6 +21,7 @@ public struct Lowering {
     private var table: [Op: Int] = [:]
     private var sumGroups: [String: Int] = [:]
     private var mapGroups: [[Axis]: Int] = [:]
+    private var storeGroups: [[Axis]: Int] = [:]
     private var usedVariables: Set<String> = ["row", "block", "row_end", "rows", "blocks"]
     /// Output values, in kernel output order.
     public private(set) var outputs: [OutputValue] = []
@@ -67,9 +68,18 @@ public struct Lowering {
                     outputs.append(.map(group: g, value: program.groups[g].members[0]))
                 }
             case .store(_, _, let axes, let index, let e, _):
-                // members: the value, then the position it goes to
-                let g = mapGroup(axes, [e, index], context)
-                outputs.append(.map(group: g, value: program.groups[g].members[0]))
+                // members: each store's value, then the position it goes to; stores over the same axes are
+                // written in one loop nest (what they gather is loaded once)
+                if let g = storeGroups[axes] {
+                    let inner = loopContext(g, axes, context)
+                    let value = lower(e, inner), position = lower(index, inner)
+                    program.groups[g].members += [value, position]
+                    outputs.append(.map(group: g, value: value))
+                } else {
+                    let g = mapGroup(axes, [e, index], context)
+                    storeGroups[axes] = g
+                    outputs.append(.map(group: g, value: program.groups[g].members[0]))
+                }
             case .smallest(_, _, let axis, let e, _):
                 let g = mapGroup([axis], [e], context)
                 outputs.append(.map(group: g, value: program.groups[g].members[0]))

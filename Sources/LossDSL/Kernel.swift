@@ -216,10 +216,15 @@ public struct Schedule: Hashable, Sendable {
     public var interleave: Int
     /// Lanes for the loops of particular outputs (by name), where they differ from `vectorWidth`.
     public var outputLanes: [String: Int] = [:]
+    /// Whether the loop over a store's items is preceded by a scalar pass that prefetches each item's
+    /// elements of list tensors: for gathers from memory that is not in cache (the pairs' logits and boxes
+    /// in a batch larger than the cache).
+    public var prefetch: Bool
     /// A schedule.
     public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true, vectorWidth: Int? = nil, interleave: Int = 4,
-                outputLanes: [String: Int] = [:]) {
+                outputLanes: [String: Int] = [:], prefetch: Bool = false) {
         self.outputLanes = outputLanes
+        self.prefetch = prefetch
         self.blockRows = blockRows
         self.parallel = parallel
         self.vectorize = vectorize

@@ -99,6 +99,28 @@ final class CodegenTests: XCTestCase {
         XCTAssertTrue(greater.contains("c_block"), greater)
     }
 
+    /// Stores over the same axes are written in one loop, which loads what they share once; with
+    /// `prefetch`, a scalar pass before it prefetches each item's first element of each list tensor.
+    func testStoresShareOneLoopAndPrefetch() {
+        let item = Axis("k", .size("K"))
+        let rows = Tensor(list: .size("H"), "rows", .float32, [.size("M")], doc: "")
+        let which = Tensor("which", .int64, [.size("K")])
+        func kernel(prefetch: Bool) -> String {
+            let x = rows[Expr.int(0), which[item.i]], y = rows[Expr.int(0), which[item.i] + 1]
+            let k = Kernel(name: "probe", doc: "probe", rows: [row], inputs: [rows, which],
+                           outputs: [.store(name: "a", .float32, over: [item], at: item.i, exp(x) + y, doc: ""),
+                                     .store(name: "b", .float32, over: [item], at: item.i, exp(x) * y, doc: "")],
+                           schedule: Schedule(blockRows: 1, prefetch: prefetch))
+            return body(GeneratedSources(kernels: [k]).source)
+        }
+        let plain = kernel(prefetch: false)
+        XCTAssertEqual(count("dg_expf(", in: plain), 3, plain)   // one loop (three copies: steps, whole vectors, last vector)
+        XCTAssertEqual(count("__builtin_prefetch", in: plain), 0, plain)
+        let prefetched = kernel(prefetch: true)
+        XCTAssertEqual(count("__builtin_prefetch(&rows[0][", in: prefetched), 1, prefetched)
+        XCTAssertTrue(prefetched.contains(", 0, 2);"), prefetched)
+    }
+
     func testOutputIsDeterministic() {
         let first = GeneratedSources(kernels: DINOKernels.all)
         let second = GeneratedSources(kernels: DINOKernels.all)
