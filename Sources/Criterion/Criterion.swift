@@ -78,15 +78,7 @@ public struct Criterion: Sendable {
                 for g in 0..<dn.groups { for t in 0..<targets.counts[b] { dnPairs.append(image: b, query: g * single + t, target: targets.first[b] + t) } }
             }
         }
-        let matchedCount = matchings.reduce(0) { $0 + $1.reduce(0) { $0 + $1.queries.count } }
-        var headPairs = HeadPairs(capacity: matchedCount + denoising.count * dnPairs.count)
-        for m in matchings {
-            for (b, image) in m.enumerated() {
-                for (q, t) in zip(image.queries, image.targets) { headPairs.append(image: b, query: q, target: targets.first[b] + t) }
-            }
-            headPairs.endHead()
-        }
-        for _ in denoising.heads { headPairs.appendHead(dnPairs) }
+        let headPairs = HeadPairs(matchings: matchings, first: targets.first, repeats: denoising.count, shared: dnPairs)
         let allHeads = matched.appending(denoising)
         let sums = losses.pairSums(allHeads, headPairs)
         timer.lap("pair losses")

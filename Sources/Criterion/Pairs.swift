@@ -35,15 +35,15 @@ struct Pairs {
 /// arrays.
 struct HeadPairs {
     /// Head of each pair.
-    private(set) var head: [Int64] = []
+    let head: [Int64]
     /// Image of each pair.
-    private(set) var image: [Int64] = []
+    let image: [Int64]
     /// Query of each pair.
-    private(set) var query: [Int64] = []
+    let query: [Int64]
     /// Target of each pair, as an index into the batch's concatenated targets.
-    private(set) var target: [Int64] = []
+    let target: [Int64]
     /// Where each head's pairs start, and where the last one's end.
-    private var starts = [0]
+    private let starts: [Int]
 
     /// Number of pairs.
     var count: Int { image.count }
@@ -52,32 +52,34 @@ struct HeadPairs {
     /// Head h's pairs, as indices into the arrays.
     func range(_ h: Int) -> Range<Int> { starts[h]..<starts[h + 1] }
 
-    /// No pairs, with room for `capacity`.
-    init(capacity: Int) {
-        head.reserveCapacity(capacity)
-        image.reserveCapacity(capacity)
-        query.reserveCapacity(capacity)
-        target.reserveCapacity(capacity)
-    }
-
-    /// A pair of the head being added (the one after the last `endHead()`).
-    mutating func append(image b: Int, query q: Int, target t: Int) {
-        head.append(Int64(heads))
-        image.append(Int64(b))
-        query.append(Int64(q))
-        target.append(Int64(t))
-    }
-
-    /// Ends the head being added.
-    mutating func endHead() { starts.append(count) }
-
-    /// A whole head's pairs.
-    mutating func appendHead(_ p: Pairs) {
-        head.append(contentsOf: repeatElement(Int64(heads), count: p.count))
-        image += p.image
-        query += p.query
-        target += p.target
-        endHead()
+    /// The pairs of matched heads, one matching each (per image: (queries, targets), targets numbered
+    /// within the image, `first[b]` the batch index of image b's first target), then `repeats` heads that
+    /// all have the pairs `shared` (the denoising layers): each array filled in place, its length known first.
+    init(matchings: [[(queries: [Int], targets: [Int])]], first: [Int], repeats: Int, shared: Pairs) {
+        let counts = matchings.map { $0.reduce(0) { $0 + $1.queries.count } } + Array(repeating: shared.count, count: repeats)
+        var starts = [0]
+        for c in counts { starts.append(starts[starts.count - 1] + c) }
+        self.starts = starts
+        let total = starts[starts.count - 1], matched = matchings.count
+        // one array: `pair(h, b, q, t)` for each matched pair, `repeated(r, k)` for pair k of shared head r
+        func column(_ pair: (_ h: Int, _ b: Int, _ q: Int, _ t: Int) -> Int64, _ repeated: (_ r: Int, _ k: Int) -> Int64) -> [Int64] {
+            [Int64](unsafeUninitializedCapacity: total) { out, initialized in
+                var e = 0
+                for (h, m) in matchings.enumerated() {
+                    for (b, image) in m.enumerated() {
+                        for (q, t) in zip(image.queries, image.targets) { out[e] = pair(h, b, q, t); e += 1 }
+                    }
+                }
+                for r in 0..<repeats {
+                    for k in 0..<shared.count { out[e] = repeated(r, k); e += 1 }
+                }
+                initialized = total
+            }
+        }
+        head = column({ h, _, _, _ in Int64(h) }, { r, _ in Int64(matched + r) })
+        image = column({ _, b, _, _ in Int64(b) }, { _, k in shared.image[k] })
+        query = column({ _, _, q, _ in Int64(q) }, { _, k in shared.query[k] })
+        target = column({ _, b, _, t in Int64(first[b] + t) }, { _, k in shared.target[k] })
     }
 
     /// Head h's pairs on their own.
