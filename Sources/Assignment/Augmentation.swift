@@ -136,12 +136,13 @@ struct Augmentation {
                 }
             }
         }
-        // Shortest augmenting paths for the free bidders.
-        var search: PathSearch?
-        for s in 0..<n where objectOf[s] < 0 {
+        // Shortest augmenting paths for the free bidders (an augmentation never frees an assigned one); the
+        // search's buffers only when some bidder is free.
+        guard let firstFree = (0..<n).first(where: { objectOf[$0] < 0 }) else { return true }
+        let search = PathSearch(problem: p, arena: arena)
+        for s in firstFree..<n where objectOf[s] < 0 {
             searches += 1
-            if search == nil { search = PathSearch(problem: p, arena: arena) }
-            if !search!.augment(from: s, u: u, v: v, objectOf: objectOf, owner: owner) { return false }
+            if !search.augment(from: s, u: u, v: v, objectOf: objectOf, owner: owner) { return false }
         }
         return true
     }
