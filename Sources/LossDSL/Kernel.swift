@@ -127,7 +127,7 @@ public enum Output: Hashable, Sendable {
     case smallest(name: String, count: Int, over: Axis, Expr, doc: String)
     /// Per row, some columns of a block of float32 rows, transposed (see ``ColumnGather``): the table
     /// another kernel reads column by column. Like ``smallest(name:count:over:_:doc:)`` it is one
-    /// helper call (`dg_gather_columns_f32`), which the schedule of the instruction set chooses.
+    /// helper call (`dg_gather_columns_f32`), whose AVX-512 variant takes 16 rows at a time.
     case gather(name: String, ColumnGather, doc: String)
 
     /// The output argument's name.
@@ -216,9 +216,9 @@ public struct Schedule: Hashable, Sendable {
     public var interleave: Int
     /// Lanes for the loops of particular outputs (by name), where they differ from `vectorWidth`.
     public var outputLanes: [String: Int] = [:]
-    /// Whether the loop over a store's items is preceded by a scalar pass that prefetches each item's
-    /// elements of list tensors: for gathers from memory that is not in cache (the pairs' logits and boxes
-    /// in a batch larger than the cache).
+    /// Whether the loop over a store's items is preceded by a scalar pass that prefetches, into L2, each
+    /// item's first element of each list tensor it reads: for gathers from memory that is not in cache
+    /// (the pairs' logits and boxes in a batch larger than the cache).
     public var prefetch: Bool
     /// A schedule.
     public init(blockRows: Int = 32, parallel: Bool = true, vectorize: Bool = true, vectorWidth: Int? = nil, interleave: Int = 4,
