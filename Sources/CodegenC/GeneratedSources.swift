@@ -318,26 +318,6 @@ public struct GeneratedSources: Equatable, Sendable {
                     }
                     tau = _mm512_cvtss_f32(_mm512_maskz_compress_ps(_mm512_cmpeq_epi32_mask(rank, _mm512_set1_epi32((int32_t)(k - 1))), m));
                 }
-            #else
-                float lane[16];
-                for (int64_t i = 0; i < 16; i++) lane[i] = INFINITY;
-                for (int64_t b = 0; b < blocks; b++) {
-                    #pragma omp simd simdlen(16)
-                    for (int64_t i = 0; i < 16; i++) lane[i] = v[b * 16 + i] < lane[i] ? v[b * 16 + i] : lane[i];
-                }
-                if (k <= 16) {
-                    for (int64_t i = 0; i < 16; i++) {
-                        const float x = lane[i];
-                        if (!(x < value[k - 1])) continue;
-                        int64_t j = k - 1;
-                        while (j > 0 && value[j - 1] > x) { value[j] = value[j - 1]; j--; }
-                        value[j] = x;
-                    }
-                    tau = value[k - 1];
-                    for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
-                }
-            #endif
-            #if defined(DG_AVX512_VARIANT)
                 /* one compare per vector: its 16 marks (the values up to τ) into a 16-bit mask, four masks to a 64-bit
                    word; then the few marked values, word by word in order, so that equal values keep their order */
                 const int64_t words = (blocks + 3) / 4;
@@ -356,6 +336,18 @@ public struct GeneratedSources: Equatable, Sendable {
                     }
                 }
             #else
+                float lane[16];
+                for (int64_t i = 0; i < 16; i++) lane[i] = INFINITY;
+                for (int64_t b = 0; b < blocks; b++) {
+                    #pragma omp simd simdlen(16)
+                    for (int64_t i = 0; i < 16; i++) lane[i] = v[b * 16 + i] < lane[i] ? v[b * 16 + i] : lane[i];
+                }
+                if (k <= 16) {
+                    /* τ: the lane minima sorted in (their indices stay −1), then the lists emptied again */
+                    for (int64_t i = 0; i < 16; i++) dg_insert_smallest_f32(value, index, k, lane[i], -1);
+                    tau = value[k - 1];
+                    for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
+                }
                 uint8_t marked[blocks > 0 ? blocks * 16 : 16];
                 #pragma omp simd simdlen(16)
                 for (int64_t q = 0; q < blocks * 16; q++) marked[q] = v[q] <= tau;

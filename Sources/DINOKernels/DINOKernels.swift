@@ -36,7 +36,7 @@ public enum DINOKernels {
     // MARK: - Sizes and axes
 
     static let Q = Extent.size("Q"), T = Extent.size("T"), C = Extent.size("C"), B = Extent.size("B")
-    static let P = Extent.size("P"), H = Extent.size("H"), J = Extent.size("J"), E = Extent.size("E")
+    static let P = Extent.size("P"), H = Extent.size("H"), J = Extent.size("J")
     static let alpha = parameter("alpha")
 
     // MARK: - Heads
@@ -311,9 +311,9 @@ public enum DINOKernels {
                 out("l1_hw", l1Size(predicted, target), "L1 over w, h"),
                 out("giou", giouLoss(predicted, target), "1 − GIoU"),
             ],
-            // every value is gathered: 8-lane gathers are faster than 16-lane ones on some CPUs
             // one loop over the pairs, preceded by a pass that prefetches their logits and boxes (at B = 16 they
-            // are in memory, not in cache); every value is gathered: 8-lane gathers
+            // are in memory, not in cache); every value is gathered: 8-lane gathers are faster than 16-lane ones
+            // on some CPUs
             schedule: Schedule(blockRows: 1, outputLanes: ["focal": 8, "l1": 8, "l1_xy": 8, "l1_hw": 8, "giou": 8], prefetch: true))
     }
 
