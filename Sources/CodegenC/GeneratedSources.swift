@@ -76,6 +76,9 @@ public struct GeneratedSources: Equatable, Sendable {
         #include <stdint.h>
         #include <stdlib.h>
         #include <string.h>
+        #if defined(__AVX2__)
+        #include <immintrin.h>
+        #endif
 
         /* The rows functions are compiled twice: here for AVX2 (the target's flags), and again in
            \(wideSourceName), which includes this file with DG_AVX512_VARIANT defined. */
@@ -335,6 +338,42 @@ public struct GeneratedSources: Equatable, Sendable {
                         dg_insert_smallest_f32(value, index, k, v[q], (int32_t)q);
                     }
                 }
+            #elif defined(__AVX2__)
+                /* the minima of the 16 lanes in two 8-lane halves, two blocks in flight (a NaN never replaces a
+                   lane's value: min returns its second operand then); τ by sorting the 16 in */
+                __m256 m0 = _mm256_set1_ps(INFINITY), m1 = m0, m2 = m0, m3 = m0;
+                int64_t b = 0;
+                for (; b + 2 <= blocks; b += 2) {
+                    m0 = _mm256_min_ps(_mm256_loadu_ps(v + 16 * b), m0);
+                    m1 = _mm256_min_ps(_mm256_loadu_ps(v + 16 * b + 8), m1);
+                    m2 = _mm256_min_ps(_mm256_loadu_ps(v + 16 * b + 16), m2);
+                    m3 = _mm256_min_ps(_mm256_loadu_ps(v + 16 * b + 24), m3);
+                }
+                if (b < blocks) {
+                    m0 = _mm256_min_ps(_mm256_loadu_ps(v + 16 * b), m0);
+                    m1 = _mm256_min_ps(_mm256_loadu_ps(v + 16 * b + 8), m1);
+                }
+                if (k <= 16) {
+                    float lane[16];
+                    _mm256_storeu_ps(lane, _mm256_min_ps(m0, m2));
+                    _mm256_storeu_ps(lane + 8, _mm256_min_ps(m1, m3));
+                    for (int64_t i = 0; i < 16; i++) dg_insert_smallest_f32(value, index, k, lane[i], -1);
+                    tau = value[k - 1];
+                    for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
+                }
+                /* two compares per block of 16, and the values up to τ (a few) sorted in at once, in order, so that
+                   equal values keep their order */
+                const __m256 bound = _mm256_set1_ps(tau);
+                for (int64_t b = 0; b < blocks; b++) {
+                    unsigned marks = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + 16 * b), bound, _CMP_LE_OQ))
+                                     | (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + 16 * b + 8), bound, _CMP_LE_OQ)) << 8;
+                    while (marks) {
+                        const int64_t q = 16 * b + __builtin_ctz(marks);
+                        marks &= marks - 1;
+                        if (q >= n) break;
+                        dg_insert_smallest_f32(value, index, k, v[q], (int32_t)q);
+                    }
+                }
             #else
                 float lane[16];
                 for (int64_t i = 0; i < 16; i++) lane[i] = INFINITY;
@@ -367,8 +406,8 @@ public struct GeneratedSources: Equatable, Sendable {
             """),
         ("dg_any_at_least_f32", """
             /* Whether some x[i] ≥ v for i < n: 16 elements at a time, stopping at the first 16 that hold one (on
-               AVX-512 one compare per 16, the last ones masked; elsewhere fixed-length blocks the compiler turns into
-               vector tests). */
+               AVX-512 one compare per 16, the last ones masked; on AVX2 two compares per 16, the last ones as one
+               vector ending at n; elsewhere fixed-length blocks the compiler turns into vector tests). */
             static inline int dg_any_at_least_f32(const float *restrict x, const int64_t n, const float v)
             {
             #if defined(DG_AVX512_VARIANT)
@@ -379,6 +418,22 @@ public struct GeneratedSources: Equatable, Sendable {
                 if (i == n) return 0;
                 const __mmask16 last = (__mmask16)((1u << (n - i)) - 1);
                 return _mm512_mask_cmp_ps_mask(last, _mm512_maskz_loadu_ps(last, x + i), bound, _CMP_GE_OQ) != 0;
+            #elif defined(__AVX2__)
+                const __m256 bound = _mm256_set1_ps(v);
+                int64_t i = 0;
+                for (; i + 16 <= n; i += 16)
+                    if (_mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), bound, _CMP_GE_OQ),
+                                                        _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), bound, _CMP_GE_OQ)))) return 1;
+                if (i + 8 <= n) {
+                    if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), bound, _CMP_GE_OQ))) return 1;
+                    i += 8;
+                }
+                if (i == n) return 0;
+                /* the rest (fewer than 8) as the last 8, again over some that were checked already */
+                if (n >= 8) return _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + n - 8), bound, _CMP_GE_OQ)) != 0;
+                for (; i < n; i++)
+                    if (x[i] >= v) return 1;
+                return 0;
             #else
                 int any = 0;
                 int64_t i = 0;
@@ -393,7 +448,8 @@ public struct GeneratedSources: Equatable, Sendable {
             /* Column columns[j] of the rows r < rows of the row-major block m (rows n floats apart), for j < count,
                into out[j·stride + r]: the block transposed, the listed columns only. On AVX-512, 16 rows at a time,
                each column one 16-lane gather with 32-bit offsets from the block of 16 rows (masked for the last
-               rows); elsewhere column by column, in loops the compiler vectorizes. */
+               rows); on AVX2 the same with 8 rows and 8 lanes; elsewhere column by column, in loops the compiler
+               vectorizes. */
             static inline void dg_gather_columns_f32(const float *restrict m, const int64_t n, const int64_t rows,
                                                      const int64_t *restrict columns, const int64_t count, float *restrict out,
                                                      const int64_t stride)
@@ -409,6 +465,27 @@ public struct GeneratedSources: Equatable, Sendable {
                             const __m512i at = _mm512_add_epi32(offsets, _mm512_set1_epi32((int32_t)columns[j]));
                             _mm512_mask_storeu_ps(out + j * stride + r, lanes,
                                                   _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, at, block, 4));
+                        }
+                    }
+                    return;
+                }
+            #elif defined(__AVX2__)
+                if (n <= INT32_MAX / 8) {
+                    const __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int32_t)n));
+                    int64_t r = 0;
+                    for (; r + 8 <= rows; r += 8) {
+                        const float *restrict block = m + r * n;
+                        for (int64_t j = 0; j < count; j++)
+                            _mm256_storeu_ps(out + j * stride + r,
+                                             _mm256_i32gather_ps(block, _mm256_add_epi32(offsets, _mm256_set1_epi32((int32_t)columns[j])), 4));
+                    }
+                    if (r < rows) {
+                        const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(rows - r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                        const float *restrict block = m + r * n;
+                        for (int64_t j = 0; j < count; j++) {
+                            const __m256i at = _mm256_add_epi32(offsets, _mm256_set1_epi32((int32_t)columns[j]));
+                            _mm256_maskstore_ps(out + j * stride + r, lanes,
+                                                _mm256_mask_i32gather_ps(_mm256_setzero_ps(), block, at, _mm256_castsi256_ps(lanes), 4));
                         }
                     }
                     return;
