@@ -17,8 +17,9 @@ public struct Criterion: Sendable {
     public init(options: CriterionOptions = CriterionOptions()) { self.options = options }
 
     /// The most bytes of label logits (`label_pass`'s table, which `match_bound` reads back) one group of
-    /// matched heads writes: about a core's L2 cache. The results do not depend on it.
-    var labelTableBudget = 1 << 20
+    /// matched heads writes: half a core's L2 cache, so that the table stays there beside the query boxes
+    /// `match_bound` reads with it. The results do not depend on it.
+    var labelTableBudget = CacheSize.level2 / 2
 
     /// The number of threads the kernels and the solver use.
     public var threads: Int { max(1, options.threads ?? Int(dino_max_threads())) }
