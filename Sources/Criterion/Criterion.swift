@@ -17,8 +17,8 @@ public struct Criterion: Sendable {
     public init(options: CriterionOptions = CriterionOptions()) { self.options = options }
 
     /// The most bytes of label logits (`label_pass`'s table, which `match_bound` reads back) one group of
-    /// matched heads writes: half a core's L2 cache, so that the table stays there beside the query boxes
-    /// `match_bound` reads with it. The results do not depend on it.
+    /// matched heads writes, per thread: half a core's L2 cache, so that each thread's part of the table
+    /// stays there beside the query boxes `match_bound` reads with it. The results do not depend on it.
     var labelTableBudget = CacheSize.level2 / 2
 
     /// The number of threads the kernels and the solver use.
@@ -44,10 +44,11 @@ public struct Criterion: Sendable {
             let denoisingPasses = losses.labels(denoising)
             timer.lap("label losses")
             // 2. The matching: bounds, candidate lists, whole matrices only where the lists do not settle it.
-            //    Heads go in groups whose table of label logits fits in a core's cache, so that `match_bound`
-            //    reads what `label_pass` has just written (one group for B = 2).
+            //    Heads go in groups whose table of label logits fits in the threads' L2 caches, so that
+            //    `match_bound` reads what `label_pass` has just written.
             var found: [[(queries: [Int], targets: [Int])]] = [], passes: [LossFunctions.LabelPass] = []
-            for group in matched.groups(bytesPerHead: 4 * labels.total * matched.queries, budget: labelTableBudget) {
+            let budget = labelTableBudget.multipliedReportingOverflow(by: threads)
+            for group in matched.groups(bytesPerHead: 4 * labels.total * matched.queries, budget: budget.overflow ? .max : budget.partialValue) {
                 // every entry is written by the kernel
                 let count = group.count * labels.total * group.queries
                 let classLogits = [Float](unsafeUninitializedCapacity: count) { logits, initialized in
