@@ -17,9 +17,18 @@ public struct Criterion: Sendable {
     public init(options: CriterionOptions = CriterionOptions()) { self.options = options }
 
     /// The most bytes of label logits (`label_pass`'s table, which `match_bound` reads back) one group of
-    /// matched heads writes, per thread: half a core's L2 cache, so that each thread's part of the table
-    /// stays there beside the query boxes `match_bound` reads with it. The results do not depend on it.
+    /// matched heads writes, at one thread: half a core's L2 cache, so that the table stays there beside the
+    /// query boxes `match_bound` reads with it. At more threads, each thread's part of the table gets its
+    /// core's whole L2: there the serial steps each extra group adds cost more than the misses they save.
+    /// The results do not depend on it.
     var labelTableBudget = CacheSize.level2 / 2
+
+    /// ``labelTableBudget`` for `threads` threads.
+    func labelTableBudget(threads: Int) -> Int {
+        if threads <= 1 { return labelTableBudget }
+        let budget = (2 * labelTableBudget).multipliedReportingOverflow(by: threads)
+        return budget.overflow || labelTableBudget > Int.max / 2 ? .max : budget.partialValue
+    }
 
     /// The number of threads the kernels and the solver use.
     public var threads: Int { max(1, options.threads ?? Int(dino_max_threads())) }
@@ -47,8 +56,7 @@ public struct Criterion: Sendable {
             //    Heads go in groups whose table of label logits fits in the threads' L2 caches, so that
             //    `match_bound` reads what `label_pass` has just written.
             var found: [[(queries: [Int], targets: [Int])]] = [], passes: [LossFunctions.LabelPass] = []
-            let budget = labelTableBudget.multipliedReportingOverflow(by: threads)
-            for group in matched.groups(bytesPerHead: 4 * labels.total * matched.queries, budget: budget.overflow ? .max : budget.partialValue) {
+            for group in matched.groups(bytesPerHead: 4 * labels.total * matched.queries, budget: labelTableBudget(threads: threads)) {
                 // every entry is written by the kernel
                 let count = group.count * labels.total * group.queries
                 let classLogits = [Float](unsafeUninitializedCapacity: count) { logits, initialized in
