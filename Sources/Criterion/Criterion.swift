@@ -26,8 +26,8 @@ public struct Criterion: Sendable {
     /// ``labelTableBudget`` for `threads` threads.
     func labelTableBudget(threads: Int) -> Int {
         if threads <= 1 { return labelTableBudget }
-        let budget = (2 * labelTableBudget).multipliedReportingOverflow(by: threads)
-        return budget.overflow || labelTableBudget > Int.max / 2 ? .max : budget.partialValue
+        let budget = labelTableBudget.multipliedReportingOverflow(by: 2 * threads)
+        return budget.overflow ? .max : budget.partialValue
     }
 
     /// The number of threads the kernels and the solver use.

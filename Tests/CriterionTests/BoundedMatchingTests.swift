@@ -63,6 +63,20 @@ final class BoundedMatchingTests: XCTestCase {
         XCTAssertLessThan(Criterion().labelTableBudget / (4 * labels * 900), 7, "the batch should need more than one group")
     }
 
+    /// The table budget: half an L2 at one thread, a whole L2 per thread at more, saturating rather than
+    /// overflowing.
+    func testLabelTableBudgetPerThreadCount() {
+        var criterion = Criterion()
+        criterion.labelTableBudget = 300 << 10
+        XCTAssertEqual(criterion.labelTableBudget(threads: 1), 300 << 10)
+        XCTAssertEqual(criterion.labelTableBudget(threads: 2), 1200 << 10)
+        XCTAssertEqual(criterion.labelTableBudget(threads: 3), 1800 << 10)
+        criterion.labelTableBudget = .max / 3
+        XCTAssertEqual(criterion.labelTableBudget(threads: 1), .max / 3)
+        XCTAssertEqual(criterion.labelTableBudget(threads: 2), .max)
+        XCTAssertGreaterThanOrEqual(Criterion().labelTableBudget, 32 << 10)
+    }
+
     /// Many queries with the same box and logits: the bounds cannot tell them apart, the lists leave equal
     /// costs out, and the whole matrices decide; the matchings still equal the whole matrices' optimum.
     func testCrowdedQueriesFallBackToTheWholeMatrices() throws {
