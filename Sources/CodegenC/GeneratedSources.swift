@@ -287,6 +287,16 @@ public struct GeneratedSources: Equatable, Sendable {
                 value[j] = x;
                 index[j] = q;
             }
+            /* τ from the 16 lane minima (k <= 16): their k-th smallest, found by sorting them into the empty value and
+               index (their indices stay −1), which are emptied again */
+            static inline float dg_lane_bound_f32(const float *restrict lane, const int64_t k, float *restrict value,
+                                                  int32_t *restrict index)
+            {
+                for (int64_t i = 0; i < 16; i++) dg_insert_smallest_f32(value, index, k, lane[i], -1);
+                const float tau = value[k - 1];
+                for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
+                return tau;
+            }
             static inline void dg_smallest_f32(float *restrict v, const int64_t n, const int64_t k, float *restrict value,
                                                int32_t *restrict index)
             {
@@ -357,9 +367,7 @@ public struct GeneratedSources: Equatable, Sendable {
                     float lane[16];
                     _mm256_storeu_ps(lane, _mm256_min_ps(m0, m2));
                     _mm256_storeu_ps(lane + 8, _mm256_min_ps(m1, m3));
-                    for (int64_t i = 0; i < 16; i++) dg_insert_smallest_f32(value, index, k, lane[i], -1);
-                    tau = value[k - 1];
-                    for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
+                    tau = dg_lane_bound_f32(lane, k, value, index);
                 }
                 /* two compares per block of 16, and the values up to τ (a few) sorted in at once, in order, so that
                    equal values keep their order */
@@ -381,12 +389,7 @@ public struct GeneratedSources: Equatable, Sendable {
                     #pragma omp simd simdlen(16)
                     for (int64_t i = 0; i < 16; i++) lane[i] = v[b * 16 + i] < lane[i] ? v[b * 16 + i] : lane[i];
                 }
-                if (k <= 16) {
-                    /* τ: the lane minima sorted in (their indices stay −1), then the lists emptied again */
-                    for (int64_t i = 0; i < 16; i++) dg_insert_smallest_f32(value, index, k, lane[i], -1);
-                    tau = value[k - 1];
-                    for (int64_t j = 0; j < k; j++) value[j] = INFINITY;
-                }
+                if (k <= 16) tau = dg_lane_bound_f32(lane, k, value, index);
                 uint8_t marked[blocks > 0 ? blocks * 16 : 16];
                 #pragma omp simd simdlen(16)
                 for (int64_t q = 0; q < blocks * 16; q++) marked[q] = v[q] <= tau;
